@@ -1,0 +1,446 @@
+"""The session's rules: members, roles, who presents, who controls, lock and end
+(docs/protocol.md §5 and §8).
+
+Three small machines, each a transition table (rule: every state change happens through
+one of these tables):
+
+- ``Phase``: OPEN -> ENDED.
+- ``PresentSlot``: whether someone is being asked to present. Who presents now is data
+  beside it; asking never interrupts the current presenter.
+- ``ControlSlot``: FREE -> REQUESTED -> GRANTED, and back to FREE on denial, timeout,
+  revoke or anything that makes the grant moot.
+
+``Session`` checks who may do what (``NotPermitted``) and drives the tables
+(``InvalidTransition`` when the table has no entry). It is role-agnostic: the relay runs
+it to enforce routing; clients can run it to mirror the session. Each call returns the
+``Notice``s to deliver. Time comes in as ``now``; consent prompts expire through
+``expire(now)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import TypeVar
+
+from relaydesk import limits
+from relaydesk.errors import InvalidTransition, NotPermitted
+from relaydesk.protocol.frames import EVERYONE, FrameType, Header
+from relaydesk.protocol.messages import (
+    ConsentKind,
+    ConsentOutcome,
+    ConsentPrompt,
+    ConsentResult,
+    ControlMessage,
+    End,
+    EndReason,
+    Grant,
+    LeaveReason,
+    Lock,
+    MemberJoined,
+    MemberLeft,
+    Revoke,
+    RevokeReason,
+    Role,
+    RoleChange,
+    RosterEntry,
+)
+
+# The three machines -----------------------------------------------------------------
+
+
+class Phase(Enum):
+    OPEN = auto()
+    ENDED = auto()
+
+
+class PresentSlot(Enum):
+    IDLE = auto()  # nobody is being asked to present
+    ASKING = auto()  # a member is being asked; the current presenter (if any) goes on
+
+
+class ControlSlot(Enum):
+    FREE = auto()
+    REQUESTED = auto()  # the presenter is being asked
+    GRANTED = auto()  # input of the holder reaches the presenter
+
+
+class Trigger(Enum):
+    ASK = auto()
+    YES = auto()
+    NO = auto()  # denied, timed out, cancelled
+    REVOKE = auto()  # control ends; always allowed, idempotent
+    END = auto()
+
+
+PHASE_TABLE: dict[tuple[Phase, Trigger], Phase] = {
+    (Phase.OPEN, Trigger.END): Phase.ENDED,
+}
+
+PRESENT_TABLE: dict[tuple[PresentSlot, Trigger], PresentSlot] = {
+    (PresentSlot.IDLE, Trigger.ASK): PresentSlot.ASKING,
+    (PresentSlot.ASKING, Trigger.YES): PresentSlot.IDLE,
+    (PresentSlot.ASKING, Trigger.NO): PresentSlot.IDLE,
+}
+
+CONTROL_TABLE: dict[tuple[ControlSlot, Trigger], ControlSlot] = {
+    (ControlSlot.FREE, Trigger.ASK): ControlSlot.REQUESTED,
+    (ControlSlot.REQUESTED, Trigger.YES): ControlSlot.GRANTED,
+    (ControlSlot.REQUESTED, Trigger.NO): ControlSlot.FREE,
+    # Revoke always wins and is idempotent. A waiting request is first denied (NO).
+    (ControlSlot.FREE, Trigger.REVOKE): ControlSlot.FREE,
+    (ControlSlot.GRANTED, Trigger.REVOKE): ControlSlot.FREE,
+}
+
+_WHY_NOT = {
+    (PresentSlot.ASKING, Trigger.ASK): "someone is already being asked to present",
+    (PresentSlot.IDLE, Trigger.YES): "nobody was asked to present",
+    (ControlSlot.REQUESTED, Trigger.ASK): "a control request is already waiting",
+    (ControlSlot.GRANTED, Trigger.ASK): "someone already has remote control",
+    (ControlSlot.FREE, Trigger.YES): "nobody asked for remote control",
+    (ControlSlot.GRANTED, Trigger.YES): "remote control is already granted",
+    (Phase.ENDED, Trigger.END): "the session has ended",
+}
+
+
+_S = TypeVar("_S", Phase, PresentSlot, ControlSlot)
+
+
+def _step(table: dict[tuple[_S, Trigger], _S], state: _S, trigger: Trigger) -> _S:
+    try:
+        return table[(state, trigger)]
+    except KeyError:
+        reason = _WHY_NOT.get((state, trigger), f"{trigger.name} is not possible now")
+        raise InvalidTransition(reason) from None
+
+
+# Inputs and outputs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A consent prompt waiting for the person concerned (``subject``)."""
+
+    kind: ConsentKind
+    asked_by: int
+    subject: int
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message the session sends: to one member or to ``EVERYONE``."""
+
+    to: int
+    message: ControlMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    member_id: int
+    role: Role
+    joined_as: Role  # the ticket's role: it decides the key leader (§6.1)
+    ticket: bytes
+
+
+# The session ------------------------------------------------------------------------
+
+
+class Session:
+    def __init__(self) -> None:
+        self.phase = Phase.OPEN
+        self.present_slot = PresentSlot.IDLE
+        self.control_slot = ControlSlot.FREE
+        self.members: dict[int, Member] = {}
+        self.presenter: int | None = None
+        self.control_holder: int | None = None
+        self.locked = False
+        self.pending_present: Pending | None = None
+        self.pending_control: Pending | None = None
+
+    # Queries --------------------------------------------------------------------------
+
+    def is_host(self, member_id: int) -> bool:
+        member = self.members.get(member_id)
+        return member is not None and member.role is Role.HOST
+
+    @property
+    def leader(self) -> int | None:
+        """The member whose key commits are valid (same rule as keys.expected_leader)."""
+        hosts = [m for m, info in self.members.items() if info.joined_as is Role.HOST]
+        if hosts:
+            return min(hosts)
+        return min(self.members, default=None)
+
+    @property
+    def next_deadline(self) -> float | None:
+        deadlines = [p.deadline for p in (self.pending_present, self.pending_control) if p]
+        return min(deadlines, default=None)
+
+    def roster_entries(self) -> tuple[RosterEntry, ...]:
+        return tuple(
+            RosterEntry(m.member_id, m.role, m.ticket) for _, m in sorted(self.members.items())
+        )
+
+    def check_route(self, header: Header) -> None:
+        """The relay's routing rules for a frame from ``header.sender`` (§5.3).
+
+        Raises NotPermitted for a frame that must not be forwarded.
+        """
+        sender, target, kind = header.sender, header.target, header.type
+        if self.phase is Phase.ENDED:
+            raise NotPermitted("the session has ended")
+        if sender not in self.members:
+            raise NotPermitted("the sender is not a member")
+        if target != EVERYONE and (target not in self.members or target == sender):
+            raise NotPermitted("the target is not another member")
+        if kind not in (FrameType.CHAT, FrameType.KEY_COMMIT) and not any(
+            self.is_host(m) for m in self.members
+        ):
+            raise NotPermitted("before a host joins, members can only chat")
+        match kind:
+            case FrameType.SCREEN_UPDATE | FrameType.CURSOR:
+                if sender != self.presenter:
+                    raise NotPermitted("only the presenter sends the screen")
+            case FrameType.INPUT_EVENT:
+                if sender != self.control_holder or self.control_slot is not ControlSlot.GRANTED:
+                    raise NotPermitted("input without a live grant of remote control")
+                if target != self.presenter:
+                    raise NotPermitted("input goes only to the presenter")
+            case FrameType.ANNOTATION:
+                if sender != self.presenter and not self.is_host(sender):
+                    raise NotPermitted("only the presenter and hosts annotate")
+            case FrameType.FILE_CHUNK:
+                if target == EVERYONE:
+                    raise NotPermitted("files go to one member at a time")
+            case FrameType.KEY_COMMIT:
+                if sender != self.leader:
+                    raise NotPermitted("only the key leader sends key commits")
+            case FrameType.CHAT:
+                pass
+            case _:
+                raise NotPermitted(f"{kind.name} is not forwarded between members")
+
+    # Membership -----------------------------------------------------------------------
+
+    def join(self, member_id: int, role: Role, ticket: bytes) -> list[Notice]:
+        self._require_open()
+        if member_id in self.members:
+            raise InvalidTransition(f"member {member_id} is already in the session")
+        if self.locked and role is not Role.HOST:
+            raise NotPermitted("the session is locked")
+        if len(self.members) >= limits.MAX_MEMBERS:
+            raise NotPermitted("the session is full")
+        self.members[member_id] = Member(member_id, role, role, ticket)
+        return [Notice(EVERYONE, MemberJoined(RosterEntry(member_id, role, ticket)))]
+
+    def leave(self, member_id: int, reason: LeaveReason = LeaveReason.LEFT) -> list[Notice]:
+        if member_id not in self.members:
+            raise InvalidTransition(f"member {member_id} is not in the session")
+        notices = []
+        for pending in (self.pending_present, self.pending_control):
+            if pending and member_id in (pending.asked_by, pending.subject):
+                notices += self._close(pending, ConsentResult.CANCELLED)
+        if member_id == self.presenter:
+            notices += self._stop_presenting(RevokeReason.LEFT)
+        elif member_id == self.control_holder:
+            notices += self._revoke_control(RevokeReason.LEFT)
+        del self.members[member_id]
+        return [*notices, Notice(EVERYONE, MemberLeft(member_id, reason))]
+
+    def expel(self, actor: int, member_id: int) -> list[Notice]:
+        self._require_open()
+        self._require_host(actor, "expel members")
+        if member_id == actor:
+            raise NotPermitted("hosts leave rather than expel themselves")
+        return self.leave(member_id, LeaveReason.EXPELLED)
+
+    def set_role(self, actor: int, member_id: int, role: Role) -> list[Notice]:
+        self._require_open()
+        self._require_host(actor, "change roles")
+        member = self._member(member_id)
+        hosts = sum(self.is_host(m) for m in self.members)
+        if member.role is Role.HOST and role is Role.PARTICIPANT and hosts == 1:
+            raise NotPermitted("a session keeps at least one host")
+        self.members[member_id] = Member(member_id, role, member.joined_as, member.ticket)
+        return [Notice(EVERYONE, RoleChange(member_id, role))]
+
+    def set_lock(self, actor: int, locked: bool) -> list[Notice]:
+        self._require_open()
+        self._require_host(actor, "lock the session")
+        self.locked = locked
+        return [Notice(EVERYONE, Lock(locked))]
+
+    def end(self, actor: int) -> list[Notice]:
+        self._require_open()
+        if self.is_host(actor):
+            reason = EndReason.ENDED_BY_HOST
+        elif actor == self.presenter:
+            reason = EndReason.ENDED_BY_PRESENTER
+        else:
+            raise NotPermitted("only a host or the presenter ends the session")
+        notices = []
+        for pending in (self.pending_present, self.pending_control):
+            if pending:
+                notices += self._close(pending, ConsentResult.CANCELLED)
+        notices += self._stop_presenting(RevokeReason.SESSION_ENDED)
+        self.phase = _step(PHASE_TABLE, self.phase, Trigger.END)
+        return [*notices, Notice(EVERYONE, End(reason))]
+
+    # Presenting (the viewing direction) -----------------------------------------------
+
+    def ask_to_present(self, actor: int, member_id: int, now: float) -> list[Notice]:
+        """Host or presenter asks ``member_id`` to present; that person must consent.
+
+        A host naming itself becomes presenter at once: asking is its consent, and the
+        current presenter is never asked to stop (the seeds' take-back rule).
+        """
+        self._require_open()
+        self._member(member_id)
+        if not self.is_host(actor) and actor != self.presenter:
+            raise NotPermitted("only a host or the presenter switches the viewing direction")
+        if member_id == self.presenter:
+            raise InvalidTransition("that member is already presenting")
+        if member_id == actor:
+            if not self.is_host(actor):
+                raise NotPermitted("a participant presents only when asked")
+            notices = []
+            if self.pending_present:
+                notices += self._close(self.pending_present, ConsentResult.CANCELLED)
+            return notices + self._set_presenter(actor)
+        self.present_slot = _step(PRESENT_TABLE, self.present_slot, Trigger.ASK)
+        deadline = now + limits.CONSENT_TIMEOUT_SECONDS
+        self.pending_present = Pending(ConsentKind.PRESENT, actor, member_id, deadline)
+        return [Notice(member_id, ConsentPrompt(ConsentKind.PRESENT, actor))]
+
+    def stop_presenting(self, actor: int) -> list[Notice]:
+        """Host or presenter stops the share at any time."""
+        self._require_open()
+        if not self.is_host(actor) and actor != self.presenter:
+            raise NotPermitted("only a host or the presenter stops the share")
+        if self.presenter is None:
+            return []
+        reason = RevokeReason.BY_PRESENTER if actor == self.presenter else RevokeReason.BY_HOST
+        return self._stop_presenting(reason)
+
+    # Remote control -------------------------------------------------------------------
+
+    def request_control(self, actor: int, now: float) -> list[Notice]:
+        self._require_open()
+        self._member(actor)
+        if self.presenter is None:
+            raise InvalidTransition("nobody is presenting")
+        if actor == self.presenter:
+            raise InvalidTransition("the presenter already controls their own screen")
+        self.control_slot = _step(CONTROL_TABLE, self.control_slot, Trigger.ASK)
+        deadline = now + limits.CONSENT_TIMEOUT_SECONDS
+        self.pending_control = Pending(ConsentKind.CONTROL, actor, self.presenter, deadline)
+        return [Notice(self.presenter, ConsentPrompt(ConsentKind.CONTROL, actor))]
+
+    def revoke_control(self, actor: int) -> list[Notice]:
+        """The presenter (or a host) takes control back, or the holder gives it back.
+
+        Always allowed and immediate; a waiting request is denied with it.
+        """
+        self._require_open()
+        if actor == self.presenter:
+            reason = RevokeReason.BY_PRESENTER
+        elif actor == self.control_holder:
+            reason = RevokeReason.RELINQUISHED
+        elif self.is_host(actor):
+            reason = RevokeReason.BY_HOST
+        else:
+            raise NotPermitted("only the presenter, a host or the holder revokes control")
+        notices = []
+        if self.pending_control:
+            notices += self._close(self.pending_control, ConsentResult.DENIED)
+        return notices + self._revoke_control(reason)
+
+    # Consent answers and timeouts -----------------------------------------------------
+
+    def answer(self, actor: int, kind: ConsentKind, granted: bool) -> list[Notice]:
+        """The person concerned answers a consent prompt."""
+        self._require_open()
+        pending = self.pending_present if kind is ConsentKind.PRESENT else self.pending_control
+        if pending is None:
+            raise InvalidTransition("there is no question to answer")
+        if actor != pending.subject:
+            raise NotPermitted("only the person asked can answer")
+        if not granted:
+            return self._close(pending, ConsentResult.DENIED)
+        if kind is ConsentKind.PRESENT:
+            self.present_slot = _step(PRESENT_TABLE, self.present_slot, Trigger.YES)
+            self.pending_present = None
+            outcome = self._outcome(pending, ConsentResult.GRANTED)
+            return outcome + self._set_presenter(pending.subject)
+        self.control_slot = _step(CONTROL_TABLE, self.control_slot, Trigger.YES)
+        self.pending_control = None
+        self.control_holder = pending.asked_by
+        grant = Notice(EVERYONE, Grant(ConsentKind.CONTROL, pending.asked_by))
+        return [*self._outcome(pending, ConsentResult.GRANTED), grant]
+
+    def expire(self, now: float) -> list[Notice]:
+        """Deny every prompt whose deadline has passed: no answer means no."""
+        notices = []
+        for pending in (self.pending_present, self.pending_control):
+            if pending and now >= pending.deadline:
+                notices += self._close(pending, ConsentResult.TIMED_OUT)
+        return notices
+
+    # Internals ------------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if self.phase is Phase.ENDED:
+            raise InvalidTransition("the session has ended")
+
+    def _require_host(self, actor: int, what: str) -> None:
+        if not self.is_host(actor):
+            raise NotPermitted(f"only a host can {what}")
+
+    def _member(self, member_id: int) -> Member:
+        try:
+            return self.members[member_id]
+        except KeyError:
+            raise InvalidTransition(f"member {member_id} is not in the session") from None
+
+    def _outcome(self, pending: Pending, result: ConsentResult) -> list[Notice]:
+        outcome = ConsentOutcome(pending.kind, pending.asked_by, pending.subject, result)
+        return [Notice(pending.asked_by, outcome), Notice(pending.subject, outcome)]
+
+    def _close(self, pending: Pending, result: ConsentResult) -> list[Notice]:
+        """A prompt ends without a "yes": the slot goes back to where it was."""
+        if pending.kind is ConsentKind.PRESENT:
+            self.present_slot = _step(PRESENT_TABLE, self.present_slot, Trigger.NO)
+            self.pending_present = None
+        else:
+            self.control_slot = _step(CONTROL_TABLE, self.control_slot, Trigger.NO)
+            self.pending_control = None
+        return self._outcome(pending, result)
+
+    def _end_control(self) -> list[Notice]:
+        """The presenter changes: a waiting control request is moot, a grant ends."""
+        notices = []
+        if self.pending_control:
+            notices += self._close(self.pending_control, ConsentResult.CANCELLED)
+        return notices + self._revoke_control(RevokeReason.PRESENTER_CHANGED)
+
+    def _set_presenter(self, member_id: int) -> list[Notice]:
+        notices = self._end_control()
+        self.presenter = member_id
+        return [*notices, Notice(EVERYONE, Grant(ConsentKind.PRESENT, member_id))]
+
+    def _stop_presenting(self, reason: RevokeReason) -> list[Notice]:
+        previous = self.presenter
+        notices = self._end_control()
+        self.presenter = None
+        if previous is None:
+            return notices
+        return [*notices, Notice(EVERYONE, Revoke(ConsentKind.PRESENT, previous, reason))]
+
+    def _revoke_control(self, reason: RevokeReason) -> list[Notice]:
+        holder = self.control_holder
+        self.control_slot = _step(CONTROL_TABLE, self.control_slot, Trigger.REVOKE)
+        self.control_holder = None
+        if holder is None:
+            return []
+        return [Notice(EVERYONE, Revoke(ConsentKind.CONTROL, holder, reason))]

@@ -1,0 +1,582 @@
+"""The session machine: each rule, every state against every input, and consent invariants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from relaydesk import limits
+from relaydesk.errors import InvalidTransition, NotPermitted, SessionError
+from relaydesk.protocol.frames import EVERYONE, FrameType, Header
+from relaydesk.protocol.messages import (
+    ConsentKind,
+    ConsentOutcome,
+    ConsentPrompt,
+    ConsentResult,
+    End,
+    EndReason,
+    Grant,
+    LeaveReason,
+    MemberLeft,
+    Revoke,
+    RevokeReason,
+    Role,
+)
+from relaydesk.protocol.session import ControlSlot, Notice, Phase, PresentSlot, Session
+
+HOST, ALICE, BOB = 1, 2, 3
+UID = bytes(16)
+
+
+def header(kind: FrameType, sender: int, target: int = EVERYONE) -> Header:
+    return Header(kind, UID, 1, sender, target, 1)
+
+
+def routed(session: Session, kind: FrameType, sender: int, target: int = EVERYONE) -> bool:
+    try:
+        session.check_route(header(kind, sender, target))
+    except NotPermitted:
+        return False
+    return True
+
+
+def messages(notices: list[Notice], to: int | None = None) -> list[object]:
+    return [n.message for n in notices if to is None or n.to == to]
+
+
+@pytest.fixture
+def session() -> Session:
+    s = Session()
+    s.join(HOST, Role.HOST, b"host-ticket")
+    s.join(ALICE, Role.PARTICIPANT, b"alice-ticket")
+    s.join(BOB, Role.PARTICIPANT, b"bob-ticket")
+    s.ask_to_present(HOST, HOST, now=0)
+    return s
+
+
+def alice_presents(s: Session) -> None:
+    s.ask_to_present(HOST, ALICE, now=0)
+    s.answer(ALICE, ConsentKind.PRESENT, True)
+
+
+def bob_controls_host(s: Session) -> None:
+    s.request_control(BOB, now=0)
+    s.answer(HOST, ConsentKind.CONTROL, True)
+
+
+# Presenting ---------------------------------------------------------------------------
+
+
+def test_host_starts_presenting_by_asking_itself(session: Session) -> None:
+    assert session.presenter == HOST
+    assert routed(session, FrameType.SCREEN_UPDATE, HOST)
+    assert not routed(session, FrameType.SCREEN_UPDATE, ALICE)
+
+
+def test_participant_is_prompted_and_presents_only_after_yes(session: Session) -> None:
+    notices = session.ask_to_present(HOST, ALICE, now=0)
+    assert notices == [Notice(ALICE, ConsentPrompt(ConsentKind.PRESENT, HOST))]
+    assert session.presenter == HOST
+    assert not routed(session, FrameType.SCREEN_UPDATE, ALICE)
+    notices = session.answer(ALICE, ConsentKind.PRESENT, True)
+    assert Grant(ConsentKind.PRESENT, ALICE) in messages(notices, EVERYONE)
+    outcome = ConsentOutcome(ConsentKind.PRESENT, HOST, ALICE, ConsentResult.GRANTED)
+    assert outcome in messages(notices, HOST)
+    assert session.presenter == ALICE
+    assert routed(session, FrameType.SCREEN_UPDATE, ALICE)
+    assert not routed(session, FrameType.SCREEN_UPDATE, HOST)
+
+
+def test_denial_keeps_the_current_presenter(session: Session) -> None:
+    session.ask_to_present(HOST, ALICE, now=0)
+    notices = session.answer(ALICE, ConsentKind.PRESENT, False)
+    outcome = ConsentOutcome(ConsentKind.PRESENT, HOST, ALICE, ConsentResult.DENIED)
+    assert messages(notices) == [outcome, outcome]
+    assert session.presenter == HOST
+    assert session.present_slot is PresentSlot.IDLE
+
+
+def test_unanswered_prompt_times_out_as_no(session: Session) -> None:
+    session.ask_to_present(HOST, ALICE, now=100)
+    assert session.next_deadline == 100 + limits.CONSENT_TIMEOUT_SECONDS
+    assert session.expire(now=100 + limits.CONSENT_TIMEOUT_SECONDS - 0.001) == []
+    notices = session.expire(now=100 + limits.CONSENT_TIMEOUT_SECONDS)
+    assert messages(notices, ALICE) == [
+        ConsentOutcome(ConsentKind.PRESENT, HOST, ALICE, ConsentResult.TIMED_OUT)
+    ]
+    assert session.presenter == HOST
+    with pytest.raises(InvalidTransition):
+        session.answer(ALICE, ConsentKind.PRESENT, True)  # too late
+    assert session.presenter == HOST
+
+
+def test_only_the_person_asked_answers(session: Session) -> None:
+    session.ask_to_present(HOST, ALICE, now=0)
+    with pytest.raises(NotPermitted):
+        session.answer(BOB, ConsentKind.PRESENT, True)
+    with pytest.raises(NotPermitted):
+        session.answer(HOST, ConsentKind.PRESENT, True)
+    assert session.presenter == HOST
+
+
+def test_host_takes_presenting_back_without_asking(session: Session) -> None:
+    alice_presents(session)
+    notices = session.ask_to_present(HOST, HOST, now=0)
+    assert not any(isinstance(m, ConsentPrompt) for m in messages(notices))
+    assert session.presenter == HOST
+
+
+def test_host_must_agree_when_the_presenter_hands_back(session: Session) -> None:
+    alice_presents(session)
+    notices = session.ask_to_present(ALICE, HOST, now=0)
+    assert notices == [Notice(HOST, ConsentPrompt(ConsentKind.PRESENT, ALICE))]
+    assert session.presenter == ALICE
+    session.answer(HOST, ConsentKind.PRESENT, True)
+    assert session.presenter == HOST
+
+
+def test_participants_cannot_switch_the_viewing_direction(session: Session) -> None:
+    with pytest.raises(NotPermitted):
+        session.ask_to_present(ALICE, BOB, now=0)
+    with pytest.raises(NotPermitted):
+        session.ask_to_present(ALICE, ALICE, now=0)
+    alice_presents(session)
+    with pytest.raises(NotPermitted):
+        session.ask_to_present(BOB, BOB, now=0)
+    with pytest.raises(InvalidTransition):
+        session.ask_to_present(ALICE, ALICE, now=0)  # already presenting
+
+
+def test_host_or_presenter_stops_the_share(session: Session) -> None:
+    alice_presents(session)
+    with pytest.raises(NotPermitted):
+        session.stop_presenting(BOB)
+    notices = session.stop_presenting(ALICE)
+    assert messages(notices) == [Revoke(ConsentKind.PRESENT, ALICE, RevokeReason.BY_PRESENTER)]
+    assert session.presenter is None
+    assert not routed(session, FrameType.SCREEN_UPDATE, ALICE)
+
+
+# Remote control -----------------------------------------------------------------------
+
+
+def test_control_needs_the_presenters_yes(session: Session) -> None:
+    notices = session.request_control(BOB, now=0)
+    assert notices == [Notice(HOST, ConsentPrompt(ConsentKind.CONTROL, BOB))]
+    assert not routed(session, FrameType.INPUT_EVENT, BOB, HOST)
+    notices = session.answer(HOST, ConsentKind.CONTROL, True)
+    assert Grant(ConsentKind.CONTROL, BOB) in messages(notices, EVERYONE)
+    assert session.control_holder == BOB
+    assert routed(session, FrameType.INPUT_EVENT, BOB, HOST)
+
+
+def test_input_only_from_the_holder_and_only_to_the_presenter(session: Session) -> None:
+    bob_controls_host(session)
+    assert not routed(session, FrameType.INPUT_EVENT, ALICE, HOST)
+    assert not routed(session, FrameType.INPUT_EVENT, BOB, ALICE)
+    assert not routed(session, FrameType.INPUT_EVENT, BOB, EVERYONE)
+
+
+def test_revoke_is_immediate_and_a_new_request_needs_new_consent(session: Session) -> None:
+    bob_controls_host(session)
+    notices = session.revoke_control(HOST)
+    assert messages(notices) == [Revoke(ConsentKind.CONTROL, BOB, RevokeReason.BY_PRESENTER)]
+    assert not routed(session, FrameType.INPUT_EVENT, BOB, HOST)
+    session.request_control(BOB, now=0)
+    assert session.control_slot is ControlSlot.REQUESTED
+    assert not routed(session, FrameType.INPUT_EVENT, BOB, HOST)
+
+
+def test_revoke_denies_a_waiting_request(session: Session) -> None:
+    session.request_control(BOB, now=0)
+    notices = session.revoke_control(HOST)
+    assert ConsentOutcome(ConsentKind.CONTROL, BOB, HOST, ConsentResult.DENIED) in messages(
+        notices, BOB
+    )
+    with pytest.raises(InvalidTransition):
+        session.answer(HOST, ConsentKind.CONTROL, True)
+    assert session.control_holder is None
+
+
+def test_holder_may_give_control_back_but_others_cannot_revoke(session: Session) -> None:
+    bob_controls_host(session)
+    with pytest.raises(NotPermitted):
+        session.revoke_control(ALICE)
+    notices = session.revoke_control(BOB)
+    assert messages(notices) == [Revoke(ConsentKind.CONTROL, BOB, RevokeReason.RELINQUISHED)]
+
+
+def test_control_ends_when_the_presenter_stops_or_changes(session: Session) -> None:
+    bob_controls_host(session)
+    session.stop_presenting(HOST)
+    assert session.control_holder is None
+    session.ask_to_present(HOST, HOST, now=0)
+    bob_controls_host(session)
+    alice_presents(session)
+    assert session.control_holder is None
+    assert not routed(session, FrameType.INPUT_EVENT, BOB, ALICE)
+
+
+def test_nobody_to_control_and_no_self_control(session: Session) -> None:
+    with pytest.raises(InvalidTransition):
+        session.request_control(HOST, now=0)
+    session.stop_presenting(HOST)
+    with pytest.raises(InvalidTransition):
+        session.request_control(BOB, now=0)
+
+
+def test_leaving_holder_and_presenter_release_everything(session: Session) -> None:
+    bob_controls_host(session)
+    notices = session.leave(BOB)
+    assert Revoke(ConsentKind.CONTROL, BOB, RevokeReason.LEFT) in messages(notices)
+    bob_again = 4
+    session.join(bob_again, Role.PARTICIPANT, b"t")
+    session.request_control(bob_again, now=0)
+    session.answer(HOST, ConsentKind.CONTROL, True)
+    notices = session.leave(HOST)
+    assert session.presenter is None and session.control_holder is None
+    assert Revoke(ConsentKind.PRESENT, HOST, RevokeReason.LEFT) in messages(notices)
+
+
+def test_a_leaving_asker_cancels_the_prompt(session: Session) -> None:
+    session.request_control(BOB, now=0)
+    notices = session.leave(BOB)
+    assert ConsentOutcome(ConsentKind.CONTROL, BOB, HOST, ConsentResult.CANCELLED) in messages(
+        notices, HOST
+    )
+    assert session.control_slot is ControlSlot.FREE
+
+
+# Membership, lock, expel, end ---------------------------------------------------------
+
+
+def test_lock_keeps_participants_out_but_not_hosts(session: Session) -> None:
+    with pytest.raises(NotPermitted):
+        session.set_lock(ALICE, True)
+    session.set_lock(HOST, True)
+    with pytest.raises(NotPermitted):
+        session.join(10, Role.PARTICIPANT, b"t")
+    session.join(11, Role.HOST, b"t")
+    session.set_lock(HOST, False)
+    session.join(10, Role.PARTICIPANT, b"t")
+
+
+def test_only_hosts_expel(session: Session) -> None:
+    with pytest.raises(NotPermitted):
+        session.expel(ALICE, BOB)
+    with pytest.raises(NotPermitted):
+        session.expel(HOST, HOST)
+    notices = session.expel(HOST, BOB)
+    assert messages(notices) == [MemberLeft(BOB, LeaveReason.EXPELLED)]
+    assert BOB not in session.members
+    assert not routed(session, FrameType.CHAT, BOB)
+
+
+def test_roles_change_but_one_host_remains(session: Session) -> None:
+    session.set_role(HOST, ALICE, Role.HOST)
+    session.set_role(ALICE, HOST, Role.PARTICIPANT)
+    with pytest.raises(NotPermitted):
+        session.set_role(ALICE, ALICE, Role.PARTICIPANT)
+    with pytest.raises(NotPermitted):
+        session.set_role(HOST, BOB, Role.HOST)  # no longer a host
+
+
+def test_end_by_host_or_presenter_stops_everything(session: Session) -> None:
+    with pytest.raises(NotPermitted):
+        session.end(BOB)
+    alice_presents(session)
+    notices = session.end(ALICE)
+    assert messages(notices)[-1] == End(EndReason.ENDED_BY_PRESENTER)
+    assert session.phase is Phase.ENDED and session.presenter is None
+    assert not routed(session, FrameType.CHAT, HOST)
+    with pytest.raises(InvalidTransition):
+        session.ask_to_present(HOST, HOST, now=0)
+    with pytest.raises(InvalidTransition):
+        session.join(9, Role.HOST, b"t")
+
+
+def test_before_a_host_joins_members_only_chat() -> None:
+    s = Session()
+    s.join(ALICE, Role.PARTICIPANT, b"a")
+    s.join(BOB, Role.PARTICIPANT, b"b")
+    assert s.leader == ALICE
+    assert routed(s, FrameType.CHAT, ALICE)
+    assert routed(s, FrameType.KEY_COMMIT, ALICE)
+    assert not routed(s, FrameType.KEY_COMMIT, BOB)
+    assert not routed(s, FrameType.FILE_CHUNK, ALICE, BOB)
+    assert not routed(s, FrameType.ANNOTATION, ALICE)
+    s.join(HOST + 10, Role.HOST, b"h")
+    assert s.leader == HOST + 10
+    assert routed(s, FrameType.FILE_CHUNK, ALICE, BOB)
+
+
+def test_control_frames_and_bad_targets_are_not_forwarded(session: Session) -> None:
+    assert not routed(session, FrameType.HELLO, ALICE)
+    assert not routed(session, FrameType.CHAT, ALICE, 99)
+    assert not routed(session, FrameType.CHAT, ALICE, ALICE)
+    assert not routed(session, FrameType.CHAT, 99)
+    assert routed(session, FrameType.CHAT, ALICE, BOB)
+    assert not routed(session, FrameType.FILE_CHUNK, ALICE, EVERYONE)
+
+
+# Every state against every input ------------------------------------------------------
+
+
+def check_invariants(s: Session) -> None:
+    assert s.presenter is None or s.presenter in s.members
+    assert (s.control_holder is not None) == (s.control_slot is ControlSlot.GRANTED)
+    assert (s.pending_control is not None) == (s.control_slot is ControlSlot.REQUESTED)
+    assert (s.pending_present is not None) == (s.present_slot is PresentSlot.ASKING)
+    if s.control_holder is not None:
+        assert s.presenter is not None
+        assert s.control_holder in s.members and s.control_holder != s.presenter
+    if s.pending_control is not None:
+        assert s.pending_control.subject == s.presenter
+        assert s.pending_control.asked_by in s.members
+    if s.pending_present is not None:
+        assert s.pending_present.subject in s.members
+        assert s.pending_present.subject != s.presenter
+    if s.phase is Phase.ENDED:
+        assert s.presenter is s.control_holder is s.pending_present is s.pending_control is None
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    apply: Callable[[Session], list[Notice]]
+
+
+ACTORS = (HOST, ALICE, BOB, 4)
+
+
+def all_inputs() -> list[Input]:
+    inputs: list[Input] = []
+    for a in ACTORS:
+        inputs.append(Input(f"stop_presenting({a})", lambda s, a=a: s.stop_presenting(a)))
+        inputs.append(Input(f"request_control({a})", lambda s, a=a: s.request_control(a, 0)))
+        inputs.append(Input(f"revoke_control({a})", lambda s, a=a: s.revoke_control(a)))
+        inputs.append(Input(f"lock({a})", lambda s, a=a: s.set_lock(a, not s.locked)))
+        inputs.append(Input(f"end({a})", lambda s, a=a: s.end(a)))
+        inputs.append(Input(f"leave({a})", lambda s, a=a: s.leave(a)))
+        inputs.append(Input(f"join({a})", lambda s, a=a: s.join(a, Role.PARTICIPANT, b"t")))
+        for kind in ConsentKind:
+            for yes in (True, False):
+                inputs.append(
+                    Input(
+                        f"answer({a},{kind.name},{yes})",
+                        lambda s, a=a, k=kind, y=yes: s.answer(a, k, y),
+                    )
+                )
+        for m in ACTORS:
+            inputs.append(
+                Input(f"ask_to_present({a},{m})", lambda s, a=a, m=m: s.ask_to_present(a, m, 0))
+            )
+            inputs.append(Input(f"expel({a},{m})", lambda s, a=a, m=m: s.expel(a, m)))
+            for role in Role:
+                inputs.append(
+                    Input(
+                        f"set_role({a},{m},{role.name})",
+                        lambda s, a=a, m=m, r=role: s.set_role(a, m, r),
+                    )
+                )
+    inputs.append(Input("expire", lambda s: s.expire(limits.CONSENT_TIMEOUT_SECONDS)))
+    return inputs
+
+
+def signature(s: Session) -> tuple[object, ...]:
+    return (
+        s.phase,
+        s.present_slot,
+        s.control_slot,
+        tuple(sorted((m, v.role) for m, v in s.members.items())),
+        s.presenter,
+        s.control_holder,
+        s.locked,
+        s.pending_present and (s.pending_present.asked_by, s.pending_present.subject),
+        s.pending_control and (s.pending_control.asked_by, s.pending_control.subject),
+    )
+
+
+def replay(path: tuple[Input, ...]) -> Session:
+    s = Session()
+    s.join(HOST, Role.HOST, b"h")
+    s.join(ALICE, Role.PARTICIPANT, b"a")
+    s.join(BOB, Role.PARTICIPANT, b"b")
+    for step in path:
+        step.apply(s)
+    return s
+
+
+def test_every_reachable_state_against_every_input() -> None:
+    """Breadth-first over the states reachable in five steps from a three-member
+    session; each input either succeeds or raises a SessionError, and the invariants
+    hold afterwards. A refused input changes nothing."""
+    inputs = all_inputs()
+    frontier: list[tuple[Input, ...]] = [()]
+    seen = {signature(replay(()))}
+    transitions = 0
+    for _ in range(5):
+        next_frontier = []
+        for path in frontier:
+            for step in inputs:
+                s = replay(path)
+                before = signature(s)
+                try:
+                    step.apply(s)
+                except SessionError:
+                    assert signature(s) == before, f"{step.name} half-applied after {path}"
+                    continue
+                transitions += 1
+                check_invariants(s)
+                if signature(s) not in seen:
+                    seen.add(signature(s))
+                    next_frontier.append((*path, step))
+        frontier = next_frontier
+    assert len(seen) > 2000 and transitions > 20000
+
+
+# Consent invariants over random sequences ---------------------------------------------
+
+
+class ConsentMachine(RuleBasedStateMachine):
+    """Random requests, answers, revokes, leaves, role changes and timeouts. Whenever the
+    presenter or the control holder changes to someone, the step that did it must be that
+    person's (or the presenter's) own "yes"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session = Session()
+        self.next_id = 1
+        self.now = 0.0
+        for role in (Role.HOST, Role.PARTICIPANT, Role.PARTICIPANT):
+            self.join_member(role)
+        self.granted_by: tuple[int, int] | None = None  # (presenter, holder) of the live grant
+
+    def join_member(self, role: Role) -> None:
+        self.session.join(self.next_id, role, b"t")
+        self.next_id += 1
+
+    def members(self) -> list[int]:
+        return sorted(self.session.members)
+
+    def attempt(
+        self,
+        action: Callable[[], list[Notice]],
+        consents_to_present: int | None = None,
+        consents_to_control: tuple[int, int] | None = None,
+    ) -> bool:
+        presenter, holder = self.session.presenter, self.session.control_holder
+        try:
+            action()
+        except SessionError:
+            return False
+        new_presenter, new_holder = self.session.presenter, self.session.control_holder
+        if new_presenter is not None and new_presenter != presenter:
+            assert new_presenter == consents_to_present, "presenting without consent"
+        if new_holder is not None and new_holder != holder:
+            assert (new_presenter, new_holder) == consents_to_control, "control without consent"
+            self.granted_by = consents_to_control
+        if new_holder is None:
+            self.granted_by = None
+        return True
+
+    def pick(self, data: st.DataObject) -> int:
+        return data.draw(st.sampled_from(self.members()))
+
+    @rule(data=st.data())
+    def ask_to_present(self, data: st.DataObject) -> None:
+        if self.members():
+            actor, subject = self.pick(data), self.pick(data)
+            # Only a host naming itself consents by asking.
+            own = actor if actor == subject and self.session.is_host(actor) else None
+            self.attempt(lambda: self.session.ask_to_present(actor, subject, self.now), own)
+
+    @rule(data=st.data(), kind=st.sampled_from(ConsentKind), yes=st.booleans())
+    def answer(self, data: st.DataObject, kind: ConsentKind, yes: bool) -> None:
+        if not self.members():
+            return
+        actor = self.pick(data)
+        pending = self.session.pending_control
+        control = (actor, pending.asked_by) if yes and pending else None
+        present = actor if yes and kind is ConsentKind.PRESENT else None
+        self.attempt(lambda: self.session.answer(actor, kind, yes), present, control)
+
+    @rule(data=st.data())
+    def request_control(self, data: st.DataObject) -> None:
+        if self.members():
+            actor = self.pick(data)
+            self.attempt(lambda: self.session.request_control(actor, self.now))
+
+    @rule(data=st.data())
+    def revoke(self, data: st.DataObject) -> None:
+        if not self.members():
+            return
+        actor = self.pick(data)
+        holder = self.session.control_holder
+        if self.attempt(lambda: self.session.revoke_control(actor)):
+            # Revoke always wins: no holder at once, and the old holder's input is refused.
+            assert self.session.control_holder is None
+            presenter = self.session.presenter
+            if holder is not None and presenter is not None:
+                assert not routed(self.session, FrameType.INPUT_EVENT, holder, presenter)
+
+    @rule(data=st.data())
+    def stop_presenting(self, data: st.DataObject) -> None:
+        if self.members():
+            actor = self.pick(data)
+            self.attempt(lambda: self.session.stop_presenting(actor))
+
+    @rule(data=st.data())
+    def leave(self, data: st.DataObject) -> None:
+        if self.members():
+            member = self.pick(data)
+            self.attempt(lambda: self.session.leave(member))
+
+    @rule(role=st.sampled_from(Role))
+    def join(self, role: Role) -> None:
+        if self.session.phase is Phase.OPEN and not self.session.locked:
+            self.attempt(lambda: self.session.join(self.next_id, role, b"t"))
+            self.next_id += 1
+
+    @rule(data=st.data(), role=st.sampled_from(Role))
+    def set_role(self, data: st.DataObject, role: Role) -> None:
+        if self.members():
+            actor, member = self.pick(data), self.pick(data)
+            self.attempt(lambda: self.session.set_role(actor, member, role))
+
+    @rule(seconds=st.floats(0, 2 * limits.CONSENT_TIMEOUT_SECONDS))
+    def time_passes(self, seconds: float) -> None:
+        self.now += seconds
+        self.attempt(lambda: self.session.expire(self.now))
+
+    @invariant()
+    def structure(self) -> None:
+        check_invariants(self.session)
+
+    @invariant()
+    def only_the_presenter_sends_the_screen(self) -> None:
+        for member in self.members():
+            allowed = (
+                member == self.session.presenter
+                and self.session.phase is Phase.OPEN
+                and any(self.session.is_host(m) for m in self.members())  # else chat only
+            )
+            assert routed(self.session, FrameType.SCREEN_UPDATE, member) == allowed
+
+    @invariant()
+    def no_input_without_a_live_grant(self) -> None:
+        presenter = self.session.presenter
+        for member in self.members():
+            if presenter is not None and routed(
+                self.session, FrameType.INPUT_EVENT, member, presenter
+            ):
+                assert self.granted_by == (presenter, member)
+
+
+ConsentMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+test_consent_machine = ConsentMachine.TestCase
