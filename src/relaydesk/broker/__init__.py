@@ -1,0 +1,13 @@
+"""The broker (connection server): accounts, sessions, join tickets, event records.
+
+A thin driver around ``relaydesk.protocol``: it owns the clock, the randomness and the
+database, and signs tickets with ``protocol.tickets.sign_ticket``. It never sees content.
+
+- ``models`` and ``migrations/``: the tables (SQLAlchemy 2, Alembic).
+- ``database``: engines (SQLite in WAL mode, or PostgreSQL) and migrating on start.
+- ``store``: the repository every query goes through; also the relay's ``RecordSink``.
+- ``records``: the ``RecordSink`` protocol and the event record type.
+- ``passwords``, ``ratelimit``: argon2id hashing, token buckets and lockouts.
+- ``service``: ``Broker``, the rules (login, create, join, end).
+- ``schemas``, ``api``: the HTTPS API (FastAPI router).
+"""

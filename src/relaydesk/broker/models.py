@@ -1,0 +1,155 @@
+"""The broker's tables. Changing one needs a new migration in ``migrations/versions/``.
+
+What is stored is what ARCHITECTURE.md lists for the server side, and nothing else:
+password hashes (never passwords), hashes of login tokens (never tokens), sessions and
+event records holding metadata only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from relaydesk import limits
+
+SESSION_ID_DIGITS = 9
+SESSION_UID_BYTES = 16
+TOKEN_HASH_CHARS = 64  # SHA-256, hex
+MAX_HASH_CHARS = 255  # an argon2 hash in PHC string form is about 100 characters
+MAX_KIND_CHARS = 16
+MAX_ROLE_CHARS = 16
+
+# Event record ids grow without bound: 64 bits on PostgreSQL; SQLite's INTEGER PRIMARY KEY
+# is 64 bits already, and only that exact spelling makes it the rowid.
+RecordId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime in, an aware UTC datetime out, on every database.
+
+    SQLite has no time zones: it stores UTC wall time and gives back naive values,
+    which are UTC by construction here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# Constraint names are spelled out, so that the migrations can name them alike on every
+# database (and a later migration can drop one by name).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    """An organizer: may log in, create sessions and join them as host."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(limits.MAX_USERNAME_CHARS), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(MAX_HASH_CHARS))  # argon2id
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrganizerToken(Base):
+    """A login: only the SHA-256 of the bearer token is kept, so a copy of the
+    database lets nobody act as an organizer."""
+
+    __tablename__ = "organizer_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_CHARS), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Session(Base):
+    """A session's admission data. ``session_id`` (9 digits, what people type) is unique
+    among live sessions only and reused later; ``session_uid`` is unique forever."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(SESSION_ID_DIGITS), index=True)
+    session_uid: Mapped[bytes] = mapped_column(LargeBinary(SESSION_UID_BYTES), unique=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(MAX_HASH_CHARS))  # argon2id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The next member id to hand out; member ids are never reused within a session,
+    # because clients bind keys to them (docs/protocol.md §2.2).
+    next_member_id: Mapped[int] = mapped_column(BigInteger, default=1)
+
+    __table_args__ = (
+        # The database, not a check-then-insert, keeps live IDs unique: safe with
+        # several brokers on one PostgreSQL.
+        Index(
+            "ix_sessions_live_session_id",
+            "session_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+
+class EventRecord(Base):
+    """One event detail record: who was in which session when, and how many bytes.
+    Metadata only; never content. Kept after the session (no foreign key)."""
+
+    __tablename__ = "event_records"
+
+    id: Mapped[int] = mapped_column(RecordId, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(SESSION_ID_DIGITS))
+    session_uid: Mapped[bytes] = mapped_column(LargeBinary(SESSION_UID_BYTES), index=True)
+    kind: Mapped[str] = mapped_column(String(MAX_KIND_CHARS))
+    member_id: Mapped[int | None] = mapped_column(BigInteger)
+    display_name: Mapped[str | None] = mapped_column(String(limits.MAX_DISPLAY_NAME_CHARS))
+    role: Mapped[str | None] = mapped_column(String(MAX_ROLE_CHARS))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,356 @@
+"""``Broker``: the admission rules — login, create, join, end — over a ``Store``.
+
+Join admission follows SECURITY.md ("Outsider guessing"): a wrong session ID and a wrong
+password give the same ``JoinRefused`` after the same work (one argon2id check, against a
+decoy hash when there is no session); joins are rate-limited per client address and per
+session ID; a session ID with too many failures is locked for a while. What is counted
+never depends on whether the session exists, so no limit tells it either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from relaydesk import limits
+from relaydesk.broker.passwords import Passwords
+from relaydesk.broker.ratelimit import FailureLockout, TokenBucket
+from relaydesk.broker.records import EventRecord, RecordSink
+from relaydesk.broker.store import AccountInfo, Clock, Store
+from relaydesk.errors import (
+    AccountDisabled,
+    AuthenticationFailed,
+    BrokerError,
+    JoinRefused,
+    RateLimited,
+    SessionFull,
+    SessionIdTaken,
+    SessionNotFound,
+)
+from relaydesk.protocol.frames import MAX_MEMBER_ID
+from relaydesk.protocol.messages import Role
+from relaydesk.protocol.tickets import Ticket, sign_ticket
+
+log = logging.getLogger(__name__)
+
+SESSION_ID_DIGITS = 9
+SESSION_UID_BYTES = 16
+PUBLIC_KEY_BYTES = 32
+RANDOM_ID_ATTEMPTS = 20  # with at most thousands of live IDs among 9e8, one try is enough
+JOIN_REFUSED = "No session with that ID and password."
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """Where clients reach this server: ``public_url`` is ``https://HOST[:PORT]``, as
+    users see it (invite URLs are built on it, the relay is ``wss://HOST[:PORT]/relay``)."""
+
+    public_url: str
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.public_url)
+        if (
+            parts.scheme != "https"
+            or not parts.hostname
+            or parts.username is not None
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
+            raise BrokerError(
+                f"the public URL must be https://HOST[:PORT], not {self.public_url!r}"
+            )
+        object.__setattr__(self, "public_url", f"https://{parts.netloc}")
+
+    @property
+    def relay_url(self) -> str:
+        return urlunsplit(("wss", urlsplit(self.public_url).netloc, "/relay", "", ""))
+
+    def invite_url(self, session_id: str) -> str:
+        return f"{self.public_url}/j/{session_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str  # the bearer token; only its SHA-256 is stored
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedSession:
+    session_id: str
+    session_uid: bytes
+    invite_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a joining member gets: a signed ticket and where to take it."""
+
+    ticket: bytes  # protocol.tickets.sign_ticket(...)
+    member_id: int
+    role: Role
+    session_uid: bytes
+    relay_url: str
+    broker_public_key: bytes  # raw Ed25519, 32 bytes
+    expires_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_session_id(text: str) -> str | None:
+    """``"123 456 789"`` or ``"123-456-789"`` → ``"123456789"``; None if not a session ID."""
+    digits = text.replace(" ", "").replace("-", "")
+    valid = len(digits) == SESSION_ID_DIGITS and digits.isascii() and digits.isdigit()
+    return digits if valid and digits[0] != "0" else None
+
+
+def normalize_display_name(name: str) -> str:
+    """The name stripped; BrokerError unless 1..64 characters without control characters
+    (a name is shown in terminals, rosters and CSV exports)."""
+    name = name.strip()
+    if not 1 <= len(name) <= limits.MAX_DISPLAY_NAME_CHARS:
+        raise BrokerError(
+            f"the display name must have 1 to {limits.MAX_DISPLAY_NAME_CHARS} characters"
+        )
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+        raise BrokerError("the display name must not contain control characters")
+    return name
+
+
+def random_session_id() -> str:
+    return str(10 ** (SESSION_ID_DIGITS - 1) + secrets.randbelow(9 * 10 ** (SESSION_ID_DIGITS - 1)))
+
+
+class Broker:
+    """The broker's rules. Thread-safe: FastAPI calls it from its worker threads.
+
+    ``on_session_ended`` is called with the session uid once a session has been ended
+    here (the relay registers it to close live connections). It runs in the thread that
+    ended the session: an asyncio relay hands it to its loop (``call_soon_threadsafe``).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        signing_key: Ed25519PrivateKey,
+        settings: BrokerSettings,
+        *,
+        passwords: Passwords | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.passwords = passwords or Passwords()
+        self.passwords.decoy_hash()
+        self.on_session_ended: Callable[[bytes], None] | None = None
+        self._signing_key = signing_key
+        self.public_key = signing_key.public_key().public_bytes_raw()
+        self.login_per_address = TokenBucket(
+            limits.LOGIN_PER_ADDRESS_BURST, limits.LOGIN_PER_ADDRESS_REFILL_SECONDS
+        )
+        self.login_failures_per_username = TokenBucket(
+            limits.LOGIN_FAILURES_PER_USERNAME_BURST,
+            limits.LOGIN_FAILURES_PER_USERNAME_REFILL_SECONDS,
+        )
+        self.join_per_address = TokenBucket(
+            limits.JOIN_PER_ADDRESS_BURST, limits.JOIN_PER_ADDRESS_REFILL_SECONDS
+        )
+        self.join_per_session = TokenBucket(
+            limits.JOIN_PER_SESSION_BURST, limits.JOIN_PER_SESSION_REFILL_SECONDS
+        )
+        self.join_lockout = FailureLockout(
+            limits.JOIN_FAILURES_BEFORE_LOCK,
+            limits.JOIN_FAILURE_WINDOW_SECONDS,
+            limits.JOIN_LOCK_SECONDS,
+        )
+
+    @property
+    def clock(self) -> Clock:
+        """The store's clock: one clock for expiries, limits and records."""
+        return self.store.clock
+
+    @property
+    def record_sink(self) -> RecordSink:
+        """Where the embedded relay reports join, leave, start and end."""
+        return self.store
+
+    # Organizers -----------------------------------------------------------------------
+
+    def login(self, username: str, password: str, address: str) -> IssuedToken:
+        now = self.clock()
+        wait = self.login_per_address.take(address, now)
+        if wait:
+            log.info("login throttled for address %s", address)
+            raise RateLimited("Too many login attempts from this address; wait a little.", wait)
+        name_key = username.casefold()
+        wait = self.login_failures_per_username.wait(name_key, now)
+        if wait:
+            log.info("login throttled for a username, from %s", address)
+            raise RateLimited("Too many failed logins with this username; wait a little.", wait)
+        found = self.store.account(username)
+        password_hash = found[1] if found is not None else None
+        if found is None or not self.passwords.verify(password_hash, password):
+            self.login_failures_per_username.spend(name_key, now)
+            log.info("failed login from %s", address)
+            raise AuthenticationFailed("Wrong username or password.")
+        account, stored_hash = found
+        if account.disabled:
+            raise AccountDisabled("This account is disabled; ask the server's administrator.")
+        if self.passwords.needs_rehash(stored_hash):
+            self.store.set_password_hash(account.id, self.passwords.hash(password))
+        token = secrets.token_urlsafe(limits.ORGANIZER_TOKEN_BYTES)
+        expires_at = datetime.fromtimestamp(now + limits.ORGANIZER_TOKEN_LIFETIME_SECONDS, UTC)
+        self.store.add_token(token_hash(token), account.id, expires_at)
+        log.info("organizer %s logged in from %s", account.username, address)
+        return IssuedToken(token, expires_at)
+
+    def authenticate(self, token: str) -> AccountInfo:
+        """The organizer a bearer token belongs to."""
+        if not token:
+            raise AuthenticationFailed("Log in first: this needs an organizer's token.")
+        account = self.store.account_for_token(token_hash(token))
+        if account is None:
+            raise AuthenticationFailed("Your login has expired or is not valid; log in again.")
+        if account.disabled:
+            raise AccountDisabled("This account is disabled; ask the server's administrator.")
+        return account
+
+    # Sessions -------------------------------------------------------------------------
+
+    def create_session(
+        self, organizer: AccountInfo, session_id: str | None = None, password: str | None = None
+    ) -> CreatedSession:
+        """A new live session; with ``session_id``, that one or SessionIdTaken."""
+        chosen = None
+        if session_id is not None:
+            chosen = normalize_session_id(session_id)
+            if chosen is None:
+                raise BrokerError("A session ID has 9 digits and does not start with 0.")
+        password_hash = None if password is None else self.passwords.hash(password)
+        for _ in range(1 if chosen else RANDOM_ID_ATTEMPTS):
+            session_uid = secrets.token_bytes(SESSION_UID_BYTES)
+            try:
+                session = self.store.create_session(
+                    chosen or random_session_id(), session_uid, organizer.id, password_hash
+                )
+            except SessionIdTaken:
+                if chosen:
+                    raise SessionIdTaken(
+                        "A live session already has that ID; choose another."
+                    ) from None
+                continue
+            log.info("organizer %s created session %s", organizer.username, session_uid.hex())
+            return CreatedSession(
+                session.session_id, session_uid, self.settings.invite_url(session.session_id)
+            )
+        raise SessionIdTaken("No free session ID was found; try again.")
+
+    def join(
+        self,
+        session_id: str,
+        display_name: str,
+        x25519: bytes,
+        ed25519: bytes,
+        *,
+        address: str,
+        password: str | None = None,
+        token: str | None = None,
+    ) -> Admission:
+        """Admit someone to a live session and sign their ticket.
+
+        The session's organizer (``token``) joins as host, without password or
+        per-session limits; everyone else joins as participant.
+        """
+        name = normalize_display_name(display_name)
+        if len(x25519) != PUBLIC_KEY_BYTES or len(ed25519) != PUBLIC_KEY_BYTES:
+            raise BrokerError("Both public keys must have 32 bytes.")
+        organizer = self.authenticate(token) if token else None
+        now = self.clock()
+        wait = self.join_per_address.take(address, now)
+        if wait:
+            log.info("joins throttled for address %s", address)
+            raise RateLimited("Too many join attempts from this address; wait a little.", wait)
+        wanted = normalize_session_id(session_id)
+        if wanted is None:  # can never exist; saying so tells nothing
+            raise JoinRefused(JOIN_REFUSED)
+        session = self.store.live_session(wanted)
+        if organizer is not None and session is not None and session.organizer_id == organizer.id:
+            role = Role.HOST
+        else:
+            role = Role.PARTICIPANT
+            wait = max(self.join_per_session.take(wanted, now), self.join_lockout.wait(wanted, now))
+            if wait:
+                log.info("joins throttled for a session ID, from %s", address)
+                raise RateLimited("Too many attempts to join this session; try again later.", wait)
+            # One argon2id check whatever the case (a decoy when there is no session), so
+            # that an unknown ID and a wrong password take alike long.
+            needs_password = session is None or session.password_hash is not None
+            password_hash = session.password_hash if session is not None else None
+            if needs_password and not self.passwords.verify(password_hash, password or ""):
+                self.join_lockout.fail(wanted, now)
+                log.info("join refused for address %s", address)
+                raise JoinRefused(JOIN_REFUSED)
+        assert session is not None
+        member_id = self.store.allocate_member_id(session.session_uid)
+        if member_id is None:  # ended a moment ago
+            raise JoinRefused(JOIN_REFUSED)
+        if member_id > MAX_MEMBER_ID:
+            raise SessionFull("This session cannot admit anyone more; start a new one.")
+        expires_at = int(now) + limits.TICKET_LIFETIME_SECONDS
+        ticket = Ticket(
+            session_uid=session.session_uid,
+            member_id=member_id,
+            display_name=name,
+            role=role,
+            x25519=x25519,
+            ed25519=ed25519,
+            relay=self.settings.relay_url,
+            expires_at=expires_at,
+        )
+        log.info(
+            "member %d admitted to session %s as %s",
+            member_id,
+            session.session_uid.hex(),
+            role.name.lower(),
+        )
+        return Admission(
+            ticket=sign_ticket(ticket, self._signing_key),
+            member_id=member_id,
+            role=role,
+            session_uid=session.session_uid,
+            relay_url=self.settings.relay_url,
+            broker_public_key=self.public_key,
+            expires_at=datetime.fromtimestamp(expires_at, UTC),
+        )
+
+    def end_session(self, organizer: AccountInfo, session_id: str) -> None:
+        """End one of ``organizer``'s live sessions. Someone else's session and no
+        session get the same SessionNotFound: organizers cannot probe each other's IDs."""
+        wanted = normalize_session_id(session_id)
+        session = self.store.live_session(wanted) if wanted else None
+        if session is None or session.organizer_id != organizer.id:
+            raise SessionNotFound("You have no live session with that ID.")
+        if not self.store.end_session(session.session_uid):
+            return  # ended by someone else a moment ago: the hook has run for it
+        log.info("organizer %s ended session %s", organizer.username, session.session_uid.hex())
+        if self.on_session_ended is not None:
+            try:
+                self.on_session_ended(session.session_uid)
+            except Exception:
+                # The session is ended for good in the database; a relay that failed to
+                # hear it must not turn the organizer's request into an error.
+                log.exception("on_session_ended failed for %s", session.session_uid.hex())
+
+    def records(self, organizer: AccountInfo, since: datetime | None = None) -> list[EventRecord]:
+        """Event records of ``organizer``'s own sessions."""
+        return self.store.records(since, organizer_id=organizer.id)

@@ -1,0 +1,375 @@
+"""``relaydesk login``, ``start`` and ``join``: the Python client as a person uses it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import re
+import signal
+import ssl
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from relaydesk.client.api import BrokerApi
+from relaydesk.client.member import Member, Rejected
+from relaydesk.client.profile import Profile, ServerEntry, server_key
+from relaydesk.client.trust import Ask, trust_server
+from relaydesk.errors import ClientError, RelayClosed, TileError
+from relaydesk.protocol.frames import EVERYONE, Header
+from relaydesk.protocol.keys import MemberKeys
+from relaydesk.protocol.messages import (
+    Chat,
+    ConsentKind,
+    ConsentOutcome,
+    ConsentPrompt,
+    End,
+    Error,
+    Grant,
+    InputEvent,
+    MemberJoined,
+    MemberLeft,
+    PresenterRequest,
+    Refresh,
+    Revoke,
+    Roster,
+    ScreenUpdate,
+)
+
+if TYPE_CHECKING:  # imported where used: numpy, Pillow and Xlib slow every command's start
+    from relaydesk.agent.presenter import Presenter
+    from relaydesk.cli.console import Console
+    from relaydesk.screen.framebuffer import FrameBuffer
+
+SESSION_ID = re.compile(r"^\d{9}$")
+
+
+def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
+    login = commands.add_parser("login", help="log in as an organizer and trust the server")
+    login.add_argument("server", help="the server's address, https://HOST:PORT")
+    login.add_argument("username")
+    login.add_argument("--password-stdin", action="store_true", help="read the password")
+    _connection_options(login)
+    login.set_defaults(handler=lambda a: asyncio.run(run_login(a)))
+
+    start = commands.add_parser("start", help="start a session and share this screen")
+    start.add_argument("--server", help="which logged-in server (if there are several)")
+    start.add_argument("--id", help="a 9-digit session ID of your choice")
+    start.add_argument("--name", help="your display name (default: your username)")
+    start.add_argument(
+        "--password-stdin", action="store_true", help="read a session password from stdin"
+    )
+    start.add_argument(
+        "--snapshot", type=Path, help="on exit, write what you last saw of another's screen"
+    )
+    _connection_options(start)
+    start.set_defaults(handler=lambda a: asyncio.run(run_start(a)))
+
+    join = commands.add_parser("join", help="join a session and view the shared screen")
+    join.add_argument("session", help="session ID (123 456 789) or invite URL")
+    join.add_argument("--server", help="server address when joining by ID")
+    join.add_argument("--name", default=None, help="your display name")
+    join.add_argument("--password-stdin", action="store_true", help="read the session password")
+    join.add_argument("--snapshot", type=Path, help="write the shared screen as PNG on exit")
+    join.add_argument("--duration", type=float, help="leave after this many seconds")
+    _connection_options(join)
+    join.set_defaults(handler=lambda a: asyncio.run(run_join(a)))
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fingerprint", help="the server certificate's SHA-256 fingerprint")
+    parser.add_argument("--config-dir", type=Path, help="profile folder (trust and tokens)")
+
+
+def _ask() -> Ask | None:
+    """Questions go to the person at the terminal; with no terminal nobody can answer."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(question: str) -> bool:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def _secret(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass(prompt)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def format_session_id(session_id: str) -> str:
+    return f"{session_id[:3]} {session_id[3:6]} {session_id[6:]}"
+
+
+# login ------------------------------------------------------------------------------
+
+
+async def run_login(args: argparse.Namespace) -> int:
+    profile = Profile(args.config_dir)
+    context = trust_server(args.server, profile, args.fingerprint, _ask())
+    password = _secret(args.password_stdin, "Password: ")
+    async with BrokerApi(server_key(args.server), context) as api:
+        token = await api.login(args.username, password)
+    entry = profile.get(args.server)
+    assert entry is not None  # trust_server pinned it
+    profile.put(
+        args.server, ServerEntry(entry.fingerprint, entry.certificate, args.username, token)
+    )
+    say(f"Logged in to {server_key(args.server)} as {args.username}.")
+    return 0
+
+
+# start ------------------------------------------------------------------------------
+
+
+def _logged_in_server(profile: Profile, server: str | None) -> tuple[str, ServerEntry]:
+    if server is not None:
+        entry = profile.get(server)
+        if entry is None or not entry.token:
+            raise ClientError(f"not logged in to {server}: run relaydesk login first")
+        return server_key(server), entry
+    candidates = [(url, e) for url, e in profile.servers.items() if e.token]
+    if len(candidates) != 1:
+        raise ClientError("log in first (relaydesk login), or name the server with --server")
+    return candidates[0]
+
+
+async def run_start(args: argparse.Namespace) -> int:
+    profile = Profile(args.config_dir)
+    url, entry = _logged_in_server(profile, args.server)
+    context = trust_server(url, profile, args.fingerprint, _ask())
+    password = _secret(True, "") if args.password_stdin else None
+    await host_session(
+        url, context, entry.token, args.name or entry.username, args.id, password,
+        os.environ.get("DISPLAY"), snapshot=args.snapshot,
+    )  # fmt: skip
+    return 0
+
+
+async def host_session(
+    url: str,
+    context: ssl.SSLContext,
+    token: str,
+    name: str,
+    session_id: str | None,
+    password: str | None,
+    display: str | None,
+    join_hint: str = "",
+    snapshot: Path | None = None,
+) -> None:
+    """Create a session, join it as its host and share ``display`` until interrupted;
+    then end the session for everyone. ``join_hint`` is shown with ``{invite}`` filled."""
+    from relaydesk.agent.presenter import Presenter  # noqa: PLC0415 - needs a display
+    from relaydesk.cli.console import Console  # noqa: PLC0415
+    from relaydesk.screen.capture import ScreenCapture  # noqa: PLC0415
+    from relaydesk.screen.framebuffer import FrameBuffer  # noqa: PLC0415
+
+    ScreenCapture(display).close()  # no session at all if the screen cannot be opened
+    async with BrokerApi(url, context, token) as api:
+        created = await api.create_session(session_id, password or None)
+        say(f"Session ID: {format_session_id(created.session_id)}")
+        say(f"Invite URL: {created.invite_url}")
+        if join_hint:
+            say(join_hint.format(invite=created.invite_url))
+        keys = MemberKeys.generate(os.urandom)
+        joined = await api.join(
+            created.session_id, name, keys.x25519_public, keys.ed25519_public, password
+        )
+        member = Member(joined, keys, context)
+        presenter = Presenter(member, lambda: ScreenCapture(display))
+        console = Console(member, display, say)
+        picture = FrameBuffer()  # when someone else presents, the host watches too
+        try:
+            await member.connect()
+            await _until_interrupted(
+                _member_loop(member, console, presenter, picture, host=True),
+                presenter.run(),
+                console.read_lines(),
+            )
+        finally:
+            console.close_control()
+            _write_snapshot(picture, snapshot)
+            with contextlib.suppress(ClientError):
+                await api.end_session(created.session_id)
+            await member.close()
+    say("The session has ended.")
+
+
+def _show_chat(member: Member, header: Header, text: str) -> None:
+    name = member.names.get(header.sender, f"member {header.sender}")
+    private = " (privately)" if header.target != EVERYONE else ""
+    say(f"[chat] {name}{private}: {text}")
+
+
+def _show_security_code(member: Member, shown: str | None) -> str | None:
+    code = member.e2e.security_code
+    if code is not None and code != shown:
+        say(f"Security code: {code}")
+    return code
+
+
+async def _until_interrupted(*jobs: Any) -> None:
+    """Run until the first job ends, or until Ctrl+C / SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper:
+                task.result()  # surface the error that ended it
+    finally:
+        for task in [*tasks, stopper]:
+            task.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+# join -------------------------------------------------------------------------------
+
+
+def parse_target(target: str, server: str | None, profile: Profile) -> tuple[str, str]:
+    """(server, session_id) from an invite URL, or an ID plus --server."""
+    if target.startswith("https://"):
+        parts = urlsplit(target)
+        match = re.fullmatch(r"/j/(\d{9})/?", parts.path)
+        if match is None:
+            raise ClientError(f"not an invite URL: {target}")
+        return server_key(target), match.group(1)
+    session_id = re.sub(r"[\s-]", "", target)
+    if not SESSION_ID.match(session_id):
+        raise ClientError("a session ID has 9 digits, like 123 456 789")
+    if server is None:
+        if len(profile.servers) != 1:
+            raise ClientError("which server? Pass --server https://HOST:PORT or the invite URL")
+        server = next(iter(profile.servers))
+    return server_key(server), session_id
+
+
+async def run_join(args: argparse.Namespace) -> int:
+    from relaydesk.agent.presenter import Presenter  # noqa: PLC0415 - numpy, Pillow, Xlib
+    from relaydesk.cli.console import Console  # noqa: PLC0415
+    from relaydesk.screen.capture import ScreenCapture  # noqa: PLC0415
+    from relaydesk.screen.framebuffer import FrameBuffer  # noqa: PLC0415
+
+    profile = Profile(args.config_dir)
+    url, session_id = parse_target(args.session, args.server, profile)
+    context = trust_server(url, profile, args.fingerprint, _ask())
+    password = _secret(True, "") if args.password_stdin else None
+    name = args.name or getpass.getuser()
+    keys = MemberKeys.generate(os.urandom)
+    async with BrokerApi(url, context) as api:
+        joined = await api.join(session_id, name, keys.x25519_public, keys.ed25519_public, password)
+    say(f"Joined session {format_session_id(session_id)} as {name}.")
+    member = Member(joined, keys, context)
+    picture = FrameBuffer()
+    display = os.environ.get("DISPLAY") or None
+    console = Console(member, display, say)
+    presenter = Presenter(member, lambda: ScreenCapture(display)) if display else None
+    try:
+        await member.connect()
+        job = _member_loop(member, console, presenter, picture, host=False)
+        if args.duration is not None:
+            job = _for_at_most(job, args.duration)
+        jobs = [job, console.read_lines()] + ([presenter.run()] if presenter else [])
+        await _until_interrupted(*jobs)
+    except RelayClosed as closed:
+        say(f"Disconnected: {closed.reason}")
+    finally:
+        console.close_control()
+        await member.close()
+        _write_snapshot(picture, args.snapshot)
+    return 0
+
+
+def _write_snapshot(picture: FrameBuffer, path: Path | None) -> None:
+    if path is None:
+        return
+    if picture.ready:
+        picture.to_png(path)
+        say(f"Snapshot written to {path}")
+    else:
+        say("No picture was received; no snapshot written.")
+
+
+async def _for_at_most(job: Any, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await job
+
+
+async def _member_loop(
+    member: Member,
+    console: Console,
+    presenter: Presenter | None,
+    picture: FrameBuffer | None,
+    host: bool,
+) -> None:
+    """Everything that arrives, shown to the person or acted on, until the session ends."""
+    code = None
+    prompts: set[asyncio.Task[None]] = set()  # open consent questions
+    async for item in member.messages():
+        if isinstance(item, Rejected):
+            say(f"! dropped a frame from {console.name(item.header.sender)}: {item.error}")
+            continue
+        code = _show_security_code(member, code)
+        header, message = item.header, item.message
+        match message:
+            case Roster() if host:
+                await member.send(PresenterRequest(member.member_id))
+            case MemberJoined(entry):
+                say(f"+ {member.names.get(entry.member_id, '?')} joined")
+            case MemberLeft(member_id, reason):
+                say(f"- {member.names.get(member_id, '?')} left ({reason.name.lower()})")
+            case Refresh(member_id) if presenter is not None:
+                presenter.want_refresh(member_id)
+            case Chat(text):
+                _show_chat(member, header, text)
+            case ScreenUpdate() as update if picture is not None and header.sender == (
+                member.presenter
+            ):
+                try:
+                    picture.apply(update)
+                except TileError as error:
+                    say(f"! bad screen update ({error}); asking for a full picture")
+                    await member.send(Refresh(0))
+            case InputEvent() as event:
+                console.input(header, event)
+            case ConsentPrompt() as prompt:
+                task = asyncio.ensure_future(console.consent(prompt))
+                prompts.add(task)
+                task.add_done_callback(prompts.discard)
+            case ConsentOutcome(kind, asked_by, subject, result):
+                what = "to present" if kind is ConsentKind.PRESENT else "for remote control"
+                say(f"{console.name(asked_by)} asked {console.name(subject)} {what}: "
+                    f"{result.name.lower().replace('_', ' ')}")  # fmt: skip
+            case Grant(kind, member_id):
+                what = "presenting" if kind is ConsentKind.PRESENT else "in remote control"
+                say(f"* now {what}: {console.name(member_id)}")
+                console.control_changed()
+            case Revoke(kind, member_id, reason):
+                what = (
+                    "stopped presenting" if kind is ConsentKind.PRESENT else "lost remote control"
+                )
+                say(f"* {console.name(member_id)} {what} ({reason.name.lower().replace('_', ' ')})")
+                console.control_changed()
+            case Error(_, text):
+                say(f"! {text}")
+            case End():
+                if not host:
+                    say("The session has ended.")
+                return
+            case _:
+                pass

@@ -1,0 +1,1 @@
+"""The Python client: login, certificate pinning, the broker API and the relay link."""

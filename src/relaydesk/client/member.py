@@ -1,0 +1,238 @@
+"""One member's live link to a session through the relay (docs/protocol.md §7).
+
+It keeps the roster (every ticket checked against the broker key), applies key commits,
+leads the keys when it is the key leader, and seals and opens content. What it receives
+comes out of ``messages()`` already decrypted; what it cannot accept comes out as
+``Rejected`` (nothing of it is acted on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from relaydesk import limits
+from relaydesk.client.api import JoinResult
+from relaydesk.errors import ClientError, RelayClosed, RelaydeskError
+from relaydesk.protocol.e2e import EndToEnd
+from relaydesk.protocol.frames import EVERYONE, HEADER_SIZE, RELAY, Flags, Frame, Header
+from relaydesk.protocol.keys import MemberKeys, Rng
+from relaydesk.protocol.messages import (
+    AnyMessage,
+    ConsentKind,
+    ContentMessage,
+    ControlMessage,
+    Grant,
+    Hello,
+    KeyCommit,
+    MemberJoined,
+    MemberLeft,
+    Revoke,
+    Role,
+    RoleChange,
+    Roster,
+    decode,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+REKEY_CHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    header: Header
+    message: AnyMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A frame that failed a check (forged, replayed, undecryptable); it was dropped."""
+
+    header: Header
+    error: RelaydeskError
+
+
+class Member:
+    def __init__(
+        self,
+        join: JoinResult,
+        keys: MemberKeys,
+        context: ssl.SSLContext,
+        rng: Rng = os.urandom,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.join = join
+        self.member_id = join.member_id
+        broker_public = Ed25519PublicKey.from_public_bytes(join.broker_public_key)
+        self.e2e = EndToEnd(join.session_uid, join.member_id, keys, broker_public)
+        self.names: dict[int, str] = {}
+        self.roles: dict[int, Role] = {}
+        self.presenter: int | None = None
+        self.control_holder: int | None = None
+        self._context = context
+        self._rng = rng
+        self._clock = clock
+        self._socket: ClientConnection | None = None
+        self._sequence = 0
+        self._closing = False
+        self._rekey_task: asyncio.Task[None] | None = None
+
+    # Connection -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        try:
+            self._socket = await connect(
+                self.join.relay_url,
+                ssl=self._context,
+                compression=None,  # compressing ciphertext gains nothing and leaks sizes
+                max_size=HEADER_SIZE + limits.MAX_FRAME_BODY,
+                open_timeout=15,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as error:
+            raise ClientError(f"cannot reach the relay {self.join.relay_url}: {error}") from None
+        await self.send(Hello(self.join.ticket))
+        self._rekey_task = asyncio.create_task(self._rekey_periodically())
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._rekey_task is not None:
+            self._rekey_task.cancel()
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def __aenter__(self) -> Member:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # Sending --------------------------------------------------------------------------
+
+    async def _write(self, data: bytes) -> None:
+        if self._socket is None:
+            raise ClientError("not connected")
+        try:
+            await self._socket.send(data)
+        except ConnectionClosed as closed:
+            raise _closed(closed) from None
+
+    async def send(self, message: ControlMessage, target: int = RELAY) -> None:
+        """A control message to the relay (or a key commit to everyone)."""
+        self._sequence += 1
+        header = Header(
+            message.TYPE, self.e2e.session_uid, 0, self.member_id, target, self._sequence
+        )
+        await self._write(Frame(header, encode(message)).serialize())
+
+    async def send_content(
+        self, message: ContentMessage, target: int = EVERYONE, flags: Flags = Flags.NONE
+    ) -> Header:
+        """Seal, sign and send a content message; returns its header."""
+        frame = self.e2e.seal(message, target, flags)
+        await self._write(frame.serialize())
+        return frame.header
+
+    # Receiving ------------------------------------------------------------------------
+
+    async def messages(self) -> AsyncIterator[Received | Rejected]:
+        """Everything that arrives, in order, until the session ends or the link drops."""
+        socket = self._socket
+        if socket is None:
+            raise ClientError("not connected")
+        while True:
+            try:
+                data = await socket.recv()
+            except ConnectionClosed as closed:
+                if self._closing:
+                    return
+                raise _closed(closed) from None
+            if isinstance(data, str):
+                raise ClientError("the relay sent text instead of a frame")
+            item = await self._handle(data)
+            if item is not None:
+                yield item
+
+    async def _handle(self, data: bytes) -> Received | Rejected | None:
+        try:
+            frame = Frame.parse(data)
+        except RelaydeskError as error:
+            log.warning("unparseable frame from the relay: %s", error)
+            return None
+        header = frame.header
+        try:
+            if header.type.is_content:
+                return Received(header, self.e2e.open(frame, self._clock()))
+            message = decode(header.type, frame.body)
+            await self._track(header, message)
+        except RelaydeskError as error:
+            return Rejected(header, error)
+        return Received(header, message)
+
+    async def _track(self, header: Header, message: AnyMessage) -> None:
+        """Keep the roster, roles, positions and keys in step with what the relay says."""
+        now = self._clock()
+        match message:
+            case Roster():
+                self.e2e.note_epoch(message.epoch)
+                for entry in message.members:
+                    self._add(entry.ticket, entry.role, now)
+                self.presenter = message.presenter or None
+                self.control_holder = message.control_holder or None
+                await self._rekey_if_leader()
+            case MemberJoined(entry):
+                self._add(entry.ticket, entry.role, now)
+                await self._rekey_if_leader()
+            case MemberLeft(member_id):
+                self.e2e.remove_member(member_id)
+                self.roles.pop(member_id, None)
+                await self._rekey_if_leader()
+            case RoleChange(member_id, role):
+                self.roles[member_id] = role
+            case Grant(ConsentKind.PRESENT, member_id):
+                self.presenter, self.control_holder = member_id, None
+            case Grant(ConsentKind.CONTROL, member_id):
+                self.control_holder = member_id
+            case Revoke(ConsentKind.PRESENT, member_id) if member_id == self.presenter:
+                self.presenter = self.control_holder = None
+            case Revoke(ConsentKind.CONTROL):
+                self.control_holder = None
+            case KeyCommit():
+                self.e2e.note_epoch(header.epoch)
+                self.e2e.apply_commit(header, message, now)
+            case _:
+                pass
+
+    def _add(self, ticket_blob: bytes, role: Role, now: float) -> None:
+        ticket = self.e2e.add_member(ticket_blob, now)
+        self.names[ticket.member_id] = ticket.display_name
+        self.roles[ticket.member_id] = role
+
+    async def _rekey_if_leader(self) -> None:
+        if self.e2e.needs_rekey(self._clock()):
+            frame = self.e2e.start_epoch(self._rng, self._clock())
+            await self._write(frame.serialize())
+
+    async def _rekey_periodically(self) -> None:
+        """At least every EPOCH_MAX_AGE_SECONDS, a new epoch (SECURITY.md, step 6)."""
+        with contextlib.suppress(ClientError):
+            while True:
+                await asyncio.sleep(REKEY_CHECK_SECONDS)
+                await self._rekey_if_leader()
+
+
+def _closed(closed: ConnectionClosed) -> RelayClosed:
+    frame = closed.rcvd
+    return RelayClosed(frame.code if frame else 1006, frame.reason if frame else "connection lost")

@@ -1,0 +1,36 @@
+// The limits of the relay wire, mirroring src/relaydesk/limits.py (docs/protocol.md §10).
+// Parsers check a length the moment it is known, before buffering anything.
+
+export const KIB = 1024;
+export const MIB = 1024 * KIB;
+
+// Frames (§2)
+export const MAX_FRAME_BODY = 4 * MIB; // body of a content frame; a tile's data
+export const MAX_CONTROL_BODY = 1 * MIB; // body of a control frame; KEY_COMMIT.content
+
+// Sessions
+export const MAX_MEMBERS = 1024;
+export const MAX_ARRAY_ITEMS = 8 * MAX_MEMBERS; // any MessagePack array (§3.0)
+export const MAX_DISPLAY_NAME_CHARS = 64;
+export const MAX_RELAY_URL_CHARS = 2048;
+export const MAX_TICKET_BYTES = 4 * KIB;
+export const MAX_ERROR_TEXT_CHARS = 500;
+
+// Content (§4)
+export const MAX_SCREEN_SIDE = 16384;
+export const MAX_TILES_PER_UPDATE = 8192;
+export const MAX_CHAT_CHARS = 4000;
+export const MAX_TYPED_TEXT_CHARS = 1000;
+export const MAX_ANNOTATION_POINTS = 4096;
+export const MAX_FILE_CHUNK = 256 * KIB;
+export const MAX_FILE_NAME_CHARS = 255;
+export const MAX_SCREEN_PIXELS = 32 * MIB; // for the viewer (§4.1)
+export const MAX_UPDATE_AREA_FACTOR = 2; // for the viewer (§4.1)
+
+// Keys and epochs (§6)
+export const EPOCH_GRACE_SECONDS = 10;
+export const EPOCH_MAX_AGE_SECONDS = 300;
+
+// Consent and relay timing (§7.1, §8), for the UI
+export const CONSENT_TIMEOUT_SECONDS = 30;
+export const RELAY_HELLO_TIMEOUT_SECONDS = 10;

@@ -1,0 +1,143 @@
+// Join tickets: the broker's signed statement of who a member is (docs/protocol.md §7).
+// Every member checks every other member's ticket against the broker's public key, so
+// a relay cannot invent members or swap keys.
+
+import {
+  MessageError,
+  TicketError,
+  TicketExpired,
+  TicketSignatureInvalid,
+  TicketWrongSession,
+} from "./errors.js";
+import { concat, equalBytes, utf8 } from "./bytes.js";
+import * as limits from "./limits.js";
+import { Role, U64, unpackFields } from "./messages.js";
+import { pack } from "./msgpack.js";
+import { ed25519Sign, ed25519Verify } from "./primitives.js";
+
+export const TICKET_LABEL = utf8("relaydesk/v1 ticket");
+export const TICKET_VERSION = 1;
+
+/**
+ * @typedef {object} Ticket the fields of a ticket's content (§7.2)
+ * @property {Uint8Array} sessionUid 16 bytes
+ * @property {number} memberId
+ * @property {string} displayName 1..64 characters
+ * @property {number} role Role at admission (it decides the key leader, §6.1)
+ * @property {Uint8Array} x25519 the member's agreement public key (HPKE recipient)
+ * @property {Uint8Array} ed25519 the member's signing public key
+ * @property {string} relay where to connect
+ * @property {number | bigint} expiresAt Unix seconds (bigint above 2^53 - 1)
+ */
+
+/** @param {import("./messages.js").Fields} fields @returns {Ticket} */
+function ticketFromFields(fields) {
+  fields.integer(TICKET_VERSION, TICKET_VERSION);
+  return {
+    sessionUid: fields.binary(16, 16),
+    memberId: fields.member(),
+    displayName: fields.text(limits.MAX_DISPLAY_NAME_CHARS, 1),
+    role: fields.enumeration(Role, "Role"),
+    x25519: fields.binary(32, 32),
+    ed25519: fields.binary(32, 32),
+    relay: fields.text(limits.MAX_RELAY_URL_CHARS),
+    expiresAt: fields.integer(0, U64),
+  };
+}
+
+/** @param {Ticket} ticket */
+function ticketToFields(ticket) {
+  return [
+    TICKET_VERSION,
+    ticket.sessionUid,
+    ticket.memberId,
+    ticket.displayName,
+    ticket.role,
+    ticket.x25519,
+    ticket.ed25519,
+    ticket.relay,
+    ticket.expiresAt,
+  ];
+}
+
+/**
+ * Split and parse a ticket without checking its signature.
+ * @param {Uint8Array} blob the ticket as the broker issued it
+ * @returns {{content: Uint8Array, signature: Uint8Array, ticket: Ticket}}
+ * @throws {TicketError} "malformed"
+ */
+export function readTicket(blob) {
+  try {
+    const outer = unpackFields(blob, limits.MAX_TICKET_BYTES, "ticket");
+    const content = outer.binary(limits.MAX_TICKET_BYTES);
+    const signature = outer.binary(64, 64);
+    outer.done();
+    const fields = unpackFields(content, limits.MAX_TICKET_BYTES, "ticket");
+    const ticket = ticketFromFields(fields);
+    fields.done();
+    return { content, signature, ticket };
+  } catch (error) {
+    if (error instanceof MessageError) throw new TicketError(`malformed ticket: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Verify a ticket (§7.2), in this order: format (TicketError), the broker's signature
+ * over "relaydesk/v1 ticket" || content as received (TicketSignatureInvalid), the
+ * session if given (TicketWrongSession), the expiry if checked (TicketExpired).
+ * Roster members' tickets are checked with `checkExpiry: false` (§7.1).
+ * @param {Uint8Array} blob
+ * @param {Uint8Array} brokerPublic the broker's 32-byte Ed25519 public key
+ * @param {{now: number, sessionUid?: Uint8Array | null, checkExpiry?: boolean}} options
+ *   `now` in Unix seconds
+ * @returns {Promise<Ticket>}
+ * @throws {TicketError}
+ */
+export async function verifyTicket(
+  blob,
+  brokerPublic,
+  { now, sessionUid = null, checkExpiry = true },
+) {
+  const { content, signature, ticket } = readTicket(blob);
+  if (!(await ed25519Verify(brokerPublic, signature, concat(TICKET_LABEL, content)))) {
+    throw new TicketSignatureInvalid("the ticket is not signed by this server");
+  }
+  if (sessionUid !== null && !equalBytes(ticket.sessionUid, sessionUid)) {
+    throw new TicketWrongSession("the ticket belongs to another session");
+  }
+  if (checkExpiry && now >= ticket.expiresAt) {
+    throw new TicketExpired("the ticket has expired; join the session again");
+  }
+  return ticket;
+}
+
+/**
+ * Two tickets with the same fields (as Python compares Ticket dataclasses).
+ * @param {Ticket} a @param {Ticket} b @returns {boolean}
+ */
+export function sameTicket(a, b) {
+  return (
+    equalBytes(a.sessionUid, b.sessionUid) &&
+    a.memberId === b.memberId &&
+    a.displayName === b.displayName &&
+    a.role === b.role &&
+    equalBytes(a.x25519, b.x25519) &&
+    equalBytes(a.ed25519, b.ed25519) &&
+    a.relay === b.relay &&
+    BigInt(a.expiresAt) === BigInt(b.expiresAt)
+  );
+}
+
+/**
+ * The ticket as a broker hands it out, [content, signature] (§7.2). The browser never
+ * issues tickets; this is for tests and tools.
+ * @param {Ticket} ticket
+ * @param {CryptoKey} brokerPrivateKey an Ed25519 signing key
+ * @returns {Promise<Uint8Array>}
+ */
+export async function signTicket(ticket, brokerPrivateKey) {
+  const content = pack(ticketToFields(ticket));
+  const signature = await ed25519Sign(brokerPrivateKey, concat(TICKET_LABEL, content));
+  return pack([content, signature]);
+}

@@ -1,0 +1,160 @@
+// The shared screen in a canvas: applies SCREEN_UPDATE messages (docs/protocol.md §4.1).
+//
+// Every tile of an update is decoded first; only if all decode is anything drawn, so a
+// bad update leaves the picture exactly as it was (TileError), as in the Python viewer.
+
+export class TileError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "TileError";
+  }
+}
+
+const RAW = 0, ZLIB = 1, PNG = 2, JPEG = 3, COPY = 4;
+const MAX_SCREEN_PIXELS = 32 * 1024 * 1024;
+const MAX_UPDATE_AREA_FACTOR = 2;
+
+// BGRX (blue, green, red, unused) to the canvas's RGBA, opaque.
+function bgrxToImageData(bytes, width, height) {
+  if (bytes.length !== width * height * 4) {
+    throw new TileError(`tile pixels are ${bytes.length} bytes, not ${width * height * 4}`);
+  }
+  const rgba = new Uint8ClampedArray(bytes.length);
+  for (let i = 0; i < bytes.length; i += 4) {
+    rgba[i] = bytes[i + 2];
+    rgba[i + 1] = bytes[i + 1];
+    rgba[i + 2] = bytes[i];
+    rgba[i + 3] = 255;
+  }
+  return new ImageData(rgba, width, height);
+}
+
+// zlib (RFC 1950), stopping as soon as more than `expected` bytes come out: no bombs.
+async function inflate(data, expected) {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate"));
+  const reader = stream.getReader();
+  const out = new Uint8Array(expected);
+  let filled = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (filled + value.length > expected) {
+        throw new TileError("a zlib tile inflates to more than its size");
+      }
+      out.set(value, filled);
+      filled += value.length;
+    }
+  } catch (error) {
+    if (error instanceof TileError) throw error;
+    throw new TileError("a zlib tile does not inflate");
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  if (filled !== expected) throw new TileError("a zlib tile inflates to fewer bytes than its size");
+  return out;
+}
+
+async function decodeImage(tile, type) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([tile.data], { type }));
+  } catch {
+    throw new TileError(`an image tile does not decode`);
+  }
+  if (bitmap.width !== tile.width || bitmap.height !== tile.height) {
+    bitmap.close();
+    throw new TileError("an image tile is not the size it announces");
+  }
+  return bitmap;
+}
+
+async function decodeTile(tile) {
+  switch (tile.encoding) {
+    case RAW:
+      return { tile, image: bgrxToImageData(tile.data, tile.width, tile.height) };
+    case ZLIB: {
+      const raw = await inflate(tile.data, tile.width * tile.height * 4);
+      return { tile, image: bgrxToImageData(raw, tile.width, tile.height) };
+    }
+    case PNG:
+      return { tile, bitmap: await decodeImage(tile, "image/png") };
+    case JPEG:
+      return { tile, bitmap: await decodeImage(tile, "image/jpeg") };
+    case COPY: {
+      if (tile.data.length !== 8) throw new TileError("a COPY tile carries 8 bytes");
+      const view = new DataView(tile.data.buffer, tile.data.byteOffset, 8);
+      return { tile, source: { x: view.getUint32(0), y: view.getUint32(4) } };
+    }
+    default:
+      throw new TileError(`unknown tile encoding ${tile.encoding}`);
+  }
+}
+
+export class ScreenCanvas {
+  /** @param {HTMLCanvasElement} canvas */
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.context = canvas.getContext("2d", { alpha: false });
+    this.ready = false;
+    this.queue = Promise.resolve(); // updates are applied strictly in order
+  }
+
+  /** Apply one update after the ones before it; resolves to true, or throws TileError. */
+  apply(update) {
+    const next = this.queue.then(() => this.#apply(update));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  async #apply(update) {
+    const { width, height } = update;
+    if (width * height > MAX_SCREEN_PIXELS) throw new TileError("the picture is too large");
+    if (!update.full && !this.ready) throw new TileError("an update before any full picture");
+    if (!update.full && (width !== this.canvas.width || height !== this.canvas.height)) {
+      throw new TileError("an update for a picture of another size");
+    }
+    let area = 0;
+    for (const tile of update.tiles) {
+      if (tile.x + tile.width > width || tile.y + tile.height > height) {
+        throw new TileError("a tile lies outside the picture");
+      }
+      area += tile.width * tile.height;
+    }
+    if (area > MAX_UPDATE_AREA_FACTOR * width * height) {
+      throw new TileError("an update's tiles cover too much");
+    }
+    const decoded = await Promise.all(update.tiles.map(decodeTile));
+    for (const { tile, source } of decoded) {
+      if (source && (source.x + tile.width > width || source.y + tile.height > height)) {
+        throw new TileError("a COPY source lies outside the picture");
+      }
+    }
+    // All tiles are good: draw. COPY reads the picture as it was before this update.
+    const ctx = this.context;
+    if (update.full && (this.canvas.width !== width || this.canvas.height !== height)) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
+    const copies = decoded.filter((d) => d.source);
+    if (copies.length) {
+      const before = document.createElement("canvas");
+      before.width = width;
+      before.height = height;
+      before.getContext("2d").drawImage(this.canvas, 0, 0);
+      for (const { tile, source } of copies) {
+        ctx.drawImage(before, source.x, source.y, tile.width, tile.height,
+          tile.x, tile.y, tile.width, tile.height);
+      }
+    }
+    for (const { tile, image, bitmap } of decoded) {
+      if (image) ctx.putImageData(image, tile.x, tile.y);
+      if (bitmap) {
+        ctx.drawImage(bitmap, tile.x, tile.y);
+        bitmap.close();
+      }
+    }
+    this.ready = true;
+    return true;
+  }
+}

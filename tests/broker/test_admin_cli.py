@@ -1,0 +1,237 @@
+"""``relaydesk admin``: accounts and record exports, on a data directory."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from broker_testing import FakeClock
+
+from relaydesk.broker.records import CSV_COLUMNS
+from relaydesk.broker.store import Store
+from relaydesk.cli import main
+from relaydesk.protocol.messages import Role
+from relaydesk.server.datadir import DATABASE_URL_ENV, DataDir
+
+PASSWORD = "a long enough passphrase"
+RELAYDESK = Path(sys.executable).parent / "relaydesk"
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataDir:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    return DataDir(tmp_path / "data")
+
+
+@pytest.fixture
+def server_store(data: DataDir, clock: FakeClock) -> Iterator[Store]:
+    """The store a running server would hold open on the same directory."""
+    store = Store.open(data.database_url, clock)
+    yield store
+    store.close()
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def admin(data: DataDir, *args: str, stdin: str | io.StringIO = "") -> int:
+    sys.stdin = io.StringIO(stdin) if isinstance(stdin, str) else stdin
+    try:
+        return main(["admin", "--data", str(data.path), *args])
+    finally:
+        sys.stdin = sys.__stdin__
+
+
+def test_add_list_disable(data: DataDir, capsys: pytest.CaptureFixture[str]) -> None:
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n") == 0
+    assert capsys.readouterr().out == "Added organizer account alice.\n"
+    assert admin(data, "user", "add", "bob", "--password-stdin", stdin=PASSWORD) == 0
+    capsys.readouterr()
+    assert admin(data, "user", "disable", "bob") == 0
+    assert "Disabled bob" in capsys.readouterr().out
+    assert admin(data, "user", "list") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "CREATED", "(UTC)"]
+    assert [line.split()[:2] for line in lines[1:]] == [["alice", "active"], ["bob", "disabled"]]
+    assert admin(data, "user", "enable", "bob") == 0
+
+
+def test_stored_passwords_are_argon2id_hashes(data: DataDir) -> None:
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin=PASSWORD) == 0
+    store = Store.open(data.database_url)
+    try:
+        found = store.account("alice")
+    finally:
+        store.close()
+    assert found is not None
+    assert found[1].startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # the library's defaults
+
+
+def test_refusals(data: DataDir, capsys: pytest.CaptureFixture[str]) -> None:
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin="short\n") == 1
+    assert "at least 12 characters" in capsys.readouterr().err
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin=PASSWORD) == 0
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin=PASSWORD) == 1
+    assert "exists already" in capsys.readouterr().err
+    assert admin(data, "user", "add", "no body", "--password-stdin", stdin=PASSWORD) == 1
+    assert "username" in capsys.readouterr().err
+    assert admin(data, "user", "disable", "nobody") == 1
+    assert "no account is named 'nobody'" in capsys.readouterr().err
+
+
+def test_without_a_terminal_the_password_must_come_on_stdin(
+    data: DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert admin(data, "user", "add", "alice") == 1
+    assert "--password-stdin" in capsys.readouterr().err
+
+
+def test_interactive_password_is_asked_twice(
+    data: DataDir, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = iter([PASSWORD, PASSWORD + "!", PASSWORD, PASSWORD])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    assert admin(data, "user", "add", "alice", stdin=FakeTerminal()) == 1
+    assert "differ" in capsys.readouterr().err
+    assert admin(data, "user", "add", "alice", stdin=FakeTerminal()) == 0
+
+
+def test_data_may_also_come_after_the_command(
+    data: DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin=PASSWORD) == 0
+    capsys.readouterr()
+    assert main(["admin", "user", "list", "--data", str(data.path)]) == 0
+    assert "alice" in capsys.readouterr().out
+
+
+def _session_with_records(store: Store, clock: FakeClock) -> tuple[str, bytes]:
+    organizer = store.add_account("alice", "$argon2id$not-used-here")
+    uid = secrets.token_bytes(16)
+    store.create_session("123456789", uid, organizer.id, None)
+    store.session_started(uid)
+    store.member_joined(uid, 1, "Alice", Role.HOST)
+    store.member_joined(uid, 2, "=cmd|' /C calc'!A0", Role.PARTICIPANT)
+    clock.advance(3600)
+    store.member_left(uid, 2, 1000, 2_000_000)
+    store.member_left(uid, 1, 3000, 4000)
+    store.session_ended(uid)
+    return "123456789", uid
+
+
+def test_records_as_csv(
+    data: DataDir,
+    server_store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    session_id, uid = _session_with_records(server_store, clock)
+    assert admin(data, "records", "--csv") == 0
+    capsys_out = capsys.readouterr().out
+    rows = list(csv.reader(io.StringIO(capsys_out)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    body = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [r["kind"] for r in body] == [
+        "session_start",
+        "join",
+        "join",
+        "leave",
+        "leave",
+        "session_end",
+    ]
+    assert {r["session_id"] for r in body} == {session_id}
+    assert {r["session_uid"] for r in body} == {uid.hex()}
+    bob_left = body[3]
+    assert (bob_left["member_id"], bob_left["role"]) == ("2", "participant")
+    assert (bob_left["bytes_in"], bob_left["bytes_out"]) == ("1000", "2000000")
+    assert bob_left["at"] == "2027-01-15T09:00:00+00:00"
+    # A name that a spreadsheet would run as a formula is defused.
+    assert bob_left["display_name"] == "'=cmd|' /C calc'!A0"
+    assert body[0]["member_id"] == "" and body[0]["display_name"] == ""
+
+
+def test_records_as_json_since_a_date(
+    data: DataDir,
+    server_store: Store,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _session_with_records(server_store, clock)
+    assert admin(data, "records", "--json") == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert len(everything) == 6
+    assert everything[1] == {
+        "session_id": "123456789",
+        "session_uid": everything[0]["session_uid"],
+        "kind": "join",
+        "member_id": 1,
+        "display_name": "Alice",
+        "role": "host",
+        "at": "2027-01-15T08:00:00+00:00",
+        "bytes_in": 0,
+        "bytes_out": 0,
+    }
+    assert admin(data, "records", "--json", "--since", "2027-01-15T09:00") == 0
+    assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == [
+        "leave",
+        "leave",
+        "session_end",
+    ]
+    assert admin(data, "records", "--json", "--since", "2027-01-15T09:00+02:00") == 0
+    assert len(json.loads(capsys.readouterr().out)) == 6
+
+
+def test_a_bad_since_date_is_a_usage_error(
+    data: DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        admin(data, "records", "--since", "yesterday")
+    assert exit_info.value.code == 2
+    assert "not an ISO 8601 date" in capsys.readouterr().err
+
+
+def test_the_admin_command_sees_what_a_running_server_wrote(
+    data: DataDir, server_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both on one SQLite file at once (WAL): each sees the other's writes."""
+    server_store.add_account("from_server", "$argon2id$x")
+    assert admin(data, "user", "add", "from_admin", "--password-stdin", stdin=PASSWORD) == 0
+    assert [a.username for a in server_store.accounts()] == ["from_admin", "from_server"]
+    assert admin(data, "user", "list") == 0
+    assert "from_server" in capsys.readouterr().out
+
+
+def test_the_installed_command(data: DataDir, server_store: Store, clock: FakeClock) -> None:
+    _session_with_records(server_store, clock)
+    added = subprocess.run(
+        [RELAYDESK, "admin", "--data", str(data.path), "user", "add", "carol", "--password-stdin"],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (added.returncode, added.stdout, added.stderr) == (
+        0,
+        "Added organizer account carol.\n",
+        "",
+    )
+    exported = subprocess.run(
+        [RELAYDESK, "admin", "--data", str(data.path), "records", "--csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = exported.stdout.splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS)
+    assert len(lines) == 7

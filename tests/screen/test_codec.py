@@ -1,0 +1,289 @@
+"""codec: encode_update round-trips through the wire format into a FrameBuffer exactly."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+from PIL import Image
+from screen_helpers import blank, noise, pixel, text_like
+
+from relaydesk import limits
+from relaydesk.protocol.frames import FrameType
+from relaydesk.protocol.messages import ScreenUpdate, TileEncoding, decode, encode
+from relaydesk.screen.codec import (
+    CHUNK_BYTES,
+    SEALING_OVERHEAD,
+    encode_tile,
+    encode_update,
+    encoded_size,
+)
+from relaydesk.screen.framebuffer import FrameBuffer
+from relaydesk.screen.picture import Picture, Rect
+
+SMALLEST_BODY = 160  # room for one pixel of RAW and a little more
+
+
+def over_the_wire(updates: list[ScreenUpdate], max_body: int) -> list[ScreenUpdate]:
+    """Each update as the viewer decodes it, after checking its size once sealed."""
+    received = []
+    for update in updates:
+        body = encode(update)
+        assert len(body) == encoded_size(update)
+        assert len(body) + SEALING_OVERHEAD <= max_body
+        assert 1 <= len(update.tiles) <= limits.MAX_TILES_PER_UPDATE
+        assert sum(t.width * t.height for t in update.tiles) <= (
+            limits.MAX_UPDATE_AREA_FACTOR * update.width * update.height
+        )
+        message = decode(FrameType.SCREEN_UPDATE, body)
+        assert message == update
+        assert isinstance(message, ScreenUpdate)
+        received.append(message)
+    return received
+
+
+def assert_same_picture(viewer: FrameBuffer, picture: Picture) -> None:
+    np.testing.assert_array_equal(viewer.picture[:, :, :3], picture[:, :, :3])
+
+
+def play(
+    viewer: FrameBuffer, previous: Picture | None, current: Picture, max_body: int
+) -> list[ScreenUpdate]:
+    updates = over_the_wire(encode_update(previous, current, max_body), max_body)
+    for update in updates:
+        viewer.apply(update)
+    return updates
+
+
+# Round trips -------------------------------------------------------------------------
+
+
+@st.composite
+def screen_changes(draw: st.DrawFn) -> tuple[Picture, Picture]:
+    """A previous picture and a current one: rectangles painted over, perhaps a band
+    scrolled, on noise, flat colour or text-like content."""
+    width = draw(st.integers(1, 200))
+    height = draw(st.integers(1, 150))
+    seed = draw(st.integers(0, 2**32 - 1))
+    kind = draw(st.sampled_from(["text", "noise", "flat"]))
+    if kind == "noise":
+        previous = noise(width, height, seed)
+    elif kind == "flat":
+        previous = blank(width, height, draw(st.integers(0, 0xFFFFFF)))
+    else:
+        previous = text_like(width, height, seed)
+    current = previous.copy()
+    if draw(st.integers(0, 2)) and height > 2:  # a scroll, two times in three
+        top = draw(st.integers(0, height - 2))
+        bottom = draw(st.integers(top + 2, height))
+        dy = draw(st.integers(1, bottom - top - 1))
+        current[top : bottom - dy] = previous[top + dy : bottom]
+    rng = np.random.default_rng(seed)
+    for _ in range(draw(st.integers(1, 4))):
+        x = draw(st.integers(0, width - 1))
+        y = draw(st.integers(0, height - 1))
+        w = draw(st.integers(1, width - x))
+        h = draw(st.integers(1, height - y))
+        if draw(st.booleans()):
+            current[y : y + h, x : x + w] = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        else:
+            current[y : y + h, x : x + w] = pixel(draw(st.integers(0, 0xFFFFFF)))
+    return previous, current
+
+
+@given(screen_changes(), st.sampled_from([SMALLEST_BODY, 700, 5000, limits.MAX_FRAME_BODY]))
+def test_round_trip(pair: tuple[Picture, Picture], max_body: int) -> None:
+    previous, current = pair
+    viewer = FrameBuffer()
+    first = play(viewer, None, previous, max_body)
+    assert first[0].full and not any(update.full for update in first[1:])
+    assert_same_picture(viewer, previous)
+    updates = play(viewer, previous, current, max_body)
+    assert not any(update.full for update in updates)
+    assert_same_picture(viewer, current)
+    encodings = {tile.encoding.name for update in updates for tile in update.tiles}
+    event(f"encodings: {', '.join(sorted(encodings)) or 'none'}")
+    if np.array_equal(previous, current):
+        assert updates == []
+
+
+@st.composite
+def scrolled_text(draw: st.DrawFn) -> tuple[Picture, Picture]:
+    """Text-like content with a band scrolled up or down, new rows and perhaps a cursor."""
+    width = draw(st.integers(64, 240))
+    height = draw(st.integers(64, 200))
+    previous = text_like(width, height, draw(st.integers(0, 2**32 - 1)))
+    current = previous.copy()
+    top = draw(st.integers(0, height - 40))
+    bottom = draw(st.integers(top + 40, height))
+    dy = draw(st.integers(1, (bottom - top) // 2))
+    if draw(st.booleans()):
+        current[top : bottom - dy] = previous[top + dy : bottom]
+        new_rows = slice(bottom - dy, bottom)
+    else:
+        current[top + dy : bottom] = previous[top : bottom - dy]
+        new_rows = slice(top, top + dy)
+    current[new_rows] = text_like(width, dy, draw(st.integers(0, 2**32 - 1)))
+    if draw(st.booleans()):
+        x = draw(st.integers(0, width - 8))
+        y = draw(st.integers(0, height - 17))
+        current[y : y + 17, x : x + 8] = pixel(0x000000)
+    return previous, current
+
+
+@given(scrolled_text(), st.sampled_from([SMALLEST_BODY, 2000, limits.MAX_FRAME_BODY]))
+def test_round_trip_of_scrolls(pair: tuple[Picture, Picture], max_body: int) -> None:
+    previous, current = pair
+    viewer = FrameBuffer()
+    play(viewer, None, previous, max_body)
+    updates = play(viewer, previous, current, max_body)
+    assert_same_picture(viewer, current)
+    copies = [t for u in updates for t in u.tiles if t.encoding is TileEncoding.COPY]
+    assert len(copies) <= 1
+    if copies:
+        assert updates[0].tiles[0] is copies[0]
+    event(f"COPY tiles: {len(copies)}")
+
+
+def test_identical_pictures_give_no_update() -> None:
+    picture = text_like(300, 200, 1)
+    assert encode_update(picture, picture.copy()) == []
+
+
+def test_first_picture_is_full_and_split_as_needed() -> None:
+    picture = noise(64, 48, 1)  # incompressible: 12 KiB
+    updates = encode_update(None, picture, 1000)
+    assert len(updates) > 12
+    assert [update.full for update in updates] == [True] + [False] * (len(updates) - 1)
+    assert all(update.width == 64 and update.height == 48 for update in updates)
+    viewer = FrameBuffer()
+    for update in over_the_wire(updates, 1000):
+        viewer.apply(update)
+    assert_same_picture(viewer, picture)
+
+
+def test_size_change_gives_a_full_picture() -> None:
+    viewer = FrameBuffer()
+    play(viewer, None, text_like(100, 80, 1), limits.MAX_FRAME_BODY)
+    bigger = text_like(120, 90, 2)
+    updates = play(viewer, text_like(100, 80, 1), bigger, limits.MAX_FRAME_BODY)
+    assert updates[0].full and (updates[0].width, updates[0].height) == (120, 90)
+    assert_same_picture(viewer, bigger)
+
+
+def test_whole_screen_fits_one_update_when_it_compresses() -> None:
+    picture = text_like(1920, 1080, 1)
+    updates = encode_update(None, picture)
+    assert len(updates) == 1
+    tiles = updates[0].tiles
+    assert all(t.width * t.height * 4 <= CHUNK_BYTES for t in tiles)
+    assert {t.encoding for t in tiles} == {TileEncoding.PNG}  # grey text: greyscale PNG
+
+
+def test_small_change_is_one_small_tile() -> None:
+    previous = text_like(640, 480, 4)
+    current = previous.copy()
+    current[100:117, 200:208] = pixel(0x000000)
+    [update] = encode_update(previous, current)
+    [tile] = update.tiles
+    assert (tile.x, tile.y, tile.width, tile.height) == (200, 100, 8, 17)
+
+
+def test_noise_goes_raw_and_flat_goes_zlib() -> None:
+    raw = encode_tile(noise(32, 32, 1), Rect(0, 0, 32, 32))
+    assert raw.encoding is TileEncoding.RAW and len(raw.data) == 32 * 32 * 4
+    flat = encode_tile(blank(32, 32, 0x336699), Rect(0, 0, 32, 32))
+    assert flat.encoding is TileEncoding.ZLIB and len(flat.data) < 64
+    assert zlib.decompress(flat.data) == blank(32, 32, 0x336699).tobytes()
+
+
+def test_grey_text_goes_greyscale_png() -> None:
+    picture = text_like(200, 100, 3)
+    tile = encode_tile(picture, Rect(0, 0, 200, 100))
+    assert tile.encoding is TileEncoding.PNG
+    with Image.open(io.BytesIO(tile.data)) as image:
+        assert image.mode == "L" and image.size == (200, 100)
+        np.testing.assert_array_equal(np.asarray(image), picture[:, :, 0])
+    assert len(tile.data) < len(zlib.compress(picture.tobytes(), 6))
+
+
+def test_png_can_be_turned_off() -> None:
+    picture = text_like(200, 100, 3)
+    tile = encode_tile(picture, Rect(0, 0, 200, 100), png=False)
+    assert tile.encoding is TileEncoding.ZLIB
+    updates = encode_update(None, picture, png=False)
+    assert {t.encoding for u in updates for t in u.tiles} == {TileEncoding.ZLIB}
+
+
+def test_coloured_text_goes_zlib() -> None:
+    picture = text_like(200, 100, 3)
+    picture[:, :, 2] |= 0x80  # red tint: not grey any more
+    assert encode_tile(picture, Rect(0, 0, 200, 100)).encoding is TileEncoding.ZLIB
+
+
+def test_scroll_is_sent_as_copy_and_new_rows() -> None:
+    previous = text_like(640, 476, 9)
+    current = previous.copy()
+    current[: 476 - 17] = previous[17:]
+    current[476 - 17 :] = pixel(0xFFFFFF)
+    current[476 - 15 : 476 - 2, 1:7] = pixel(0x202020)  # a new line with one glyph
+    viewer = FrameBuffer()
+    play(viewer, None, previous, limits.MAX_FRAME_BODY)
+    [update] = play(viewer, previous, current, limits.MAX_FRAME_BODY)
+    assert_same_picture(viewer, current)
+    copy, *rest = update.tiles
+    assert copy.encoding is TileEncoding.COPY
+    assert struct.unpack(">II", copy.data) == (copy.x, copy.y + 17)
+    assert copy.height >= 476 - 2 * 17
+    assert sum(len(tile.data) for tile in rest) < 2000
+
+
+def test_copy_comes_first_when_split() -> None:
+    previous = text_like(320, 240, 10)
+    current = previous.copy()
+    current[: 240 - 34] = previous[34:]
+    current[240 - 34 :] = noise(320, 34, 3)  # new rows that need many updates
+    viewer = FrameBuffer()
+    play(viewer, None, previous, 600)
+    updates = play(viewer, previous, current, 600)
+    assert len(updates) > 1
+    assert updates[0].tiles[0].encoding is TileEncoding.COPY
+    copies = [t for u in updates for t in u.tiles if t.encoding is TileEncoding.COPY]
+    assert len(copies) == 1
+    assert_same_picture(viewer, current)
+
+
+def test_wide_rows_are_cut_when_a_row_does_not_fit() -> None:
+    picture = noise(300, 2, 1)
+    updates = over_the_wire(encode_update(None, picture, 400), 400)
+    assert all(t.height == 1 and t.width < 300 for u in updates for t in u.tiles)
+    viewer = FrameBuffer()
+    for update in updates:
+        viewer.apply(update)
+    assert_same_picture(viewer, picture)
+
+
+@pytest.mark.parametrize(
+    ("picture", "message"),
+    [
+        (np.zeros((4, 4, 3), np.uint8), "shape"),
+        (np.zeros((4, 4, 4), np.uint16), "uint8"),
+        (np.zeros((0, 4, 4), np.uint8), "pixels on each side"),
+        (np.zeros((4, 8, 4), np.uint8)[:, ::2], "C-contiguous"),
+    ],
+)
+def test_not_a_picture(picture: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        encode_update(None, picture)
+
+
+def test_body_too_small_and_bad_level() -> None:
+    with pytest.raises(ValueError, match="cannot hold"):
+        encode_update(None, blank(4, 4), 100)
+    with pytest.raises(ValueError, match="zlib level"):
+        encode_update(None, blank(4, 4), level=10)

@@ -1,0 +1,114 @@
+// Tickets (docs/protocol.md §7) against tests/vectors/tickets.json.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { Role } from "../../src/relaydesk/web/static/js/protocol/messages.js";
+import {
+  TICKET_LABEL,
+  readTicket,
+  sameTicket,
+  signTicket,
+  verifyTicket,
+} from "../../src/relaydesk/web/static/js/protocol/tickets.js";
+import { importEd25519Private } from "../../src/relaydesk/web/static/js/protocol/primitives.js";
+import { TicketError, CloseCode } from "../../src/relaydesk/web/static/js/protocol/errors.js";
+import { errorClass, exactly, h, load, toHex } from "./helpers.mjs";
+
+const V = load("tickets.json");
+
+function ticketFromJson(fields) {
+  return {
+    sessionUid: h(fields.session_uid),
+    memberId: fields.member_id,
+    displayName: fields.display_name,
+    role: Role[fields.role],
+    x25519: h(fields.x25519),
+    ed25519: h(fields.ed25519),
+    relay: fields.relay,
+    expiresAt:
+      typeof fields.expires_at === "string" ? BigInt(fields.expires_at) : fields.expires_at,
+  };
+}
+
+test("the broker key and the label", async () => {
+  const broker = await importEd25519Private(h(V.broker_private));
+  assert.equal(toHex(broker.publicKey), V.broker_public);
+  assert.equal(new TextDecoder().decode(TICKET_LABEL), V.label);
+});
+
+for (const [i, vector] of V.valid.entries()) {
+  test(`valid ticket ${i + 1}: ${vector.fields.display_name.slice(0, 10)}, member ${vector.fields.member_id}`, async () => {
+    const expected = ticketFromJson(vector.fields);
+    assert.equal(expected.role, vector.fields.role_code);
+    const { content, signature, ticket } = readTicket(h(vector.ticket));
+    assert.equal(toHex(content), vector.content);
+    assert.equal(toHex(signature), vector.signature);
+    assert.deepEqual(ticket, expected);
+    assert.ok(sameTicket(ticket, expected));
+    const verified = await verifyTicket(h(vector.ticket), h(V.broker_public), {
+      now: 0,
+      sessionUid: expected.sessionUid,
+    });
+    assert.deepEqual(verified, expected);
+    // the broker's encoding and signature, reproduced
+    const broker = await importEd25519Private(h(V.broker_private));
+    assert.equal(toHex(await signTicket(expected, broker.privateKey)), vector.ticket);
+  });
+}
+
+for (const vector of V.checks) {
+  test(`ticket check: ${vector.name} -> ${vector.error ?? "accepted"}`, async () => {
+    const verifying = verifyTicket(h(vector.ticket), h(V.broker_public), {
+      now: vector.now,
+      sessionUid: vector.session_uid === null ? null : h(vector.session_uid),
+      checkExpiry: vector.check_expiry,
+    });
+    if (vector.error === null) {
+      const ticket = await verifying;
+      assert.equal(ticket.memberId, V.valid[0].fields.member_id);
+    } else {
+      await assert.rejects(verifying, exactly(errorClass(vector.error)));
+    }
+  });
+}
+
+test("every ticket error closes with 4003 BAD_TICKET", () => {
+  for (const name of [
+    "TicketError",
+    "TicketSignatureInvalid",
+    "TicketExpired",
+    "TicketWrongSession",
+  ]) {
+    const error = new (errorClass(name))("x");
+    assert.ok(error instanceof TicketError);
+    assert.equal(error.closeCode, CloseCode.BAD_TICKET);
+  }
+});
+
+test("expiry is compared with a fractional clock and a u64 expiry", async () => {
+  const broker = await importEd25519Private(h(V.broker_private));
+  const base = ticketFromJson(V.valid[0].fields);
+  const blob = await signTicket({ ...base, expiresAt: 100 }, broker.privateKey);
+  await verifyTicket(blob, broker.publicKey, { now: 99.999 });
+  await assert.rejects(
+    verifyTicket(blob, broker.publicKey, { now: 100 }),
+    exactly(errorClass("TicketExpired")),
+  );
+  const forever = await signTicket({ ...base, expiresAt: (1n << 64n) - 1n }, broker.privateKey);
+  assert.equal(
+    (await verifyTicket(forever, broker.publicKey, { now: 1e12 })).expiresAt,
+    (1n << 64n) - 1n,
+  );
+});
+
+test("a ticket above 4096 bytes is malformed", async () => {
+  const broker = await importEd25519Private(h(V.broker_private));
+  const base = ticketFromJson(V.valid[0].fields);
+  const blob = await signTicket({ ...base, relay: "x".repeat(2048) }, broker.privateKey);
+  assert.ok(blob.length < 4096);
+  await verifyTicket(blob, broker.publicKey, { now: 0 });
+  const huge = new Uint8Array(4200);
+  huge.set([0x92, 0xc5, 0x10, 0x00]);
+  assert.throws(() => readTicket(huge), exactly(TicketError));
+});
