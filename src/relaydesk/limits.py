@@ -41,6 +41,7 @@ RELAY_SCREEN_BACKLOG = 8 * MIB  # queued screen updates for one receiver before 
 RELAY_TOTAL_BACKLOG = 32 * MIB  # queued frames of any kind before disconnecting
 RELAY_HELLO_TIMEOUT_SECONDS = 10.0
 RELAY_CONSENT_TICK_SECONDS = 0.5  # how often unanswered prompts are checked
+MAX_REFUSAL_RECORDS = 20  # refused frames of one connection kept as event records
 SERVER_SHUTDOWN_GRACE_SECONDS = 5  # on SIGTERM, connections get this long to close
 
 # Broker: accounts, passwords and tokens (docs/operators.md, "Rate limits")

@@ -179,6 +179,7 @@ def test_records_as_json_since_a_date(
         "at": "2027-01-15T08:00:00+00:00",
         "bytes_in": 0,
         "bytes_out": 0,
+        "detail": None,
     }
     assert admin(data, "records", "--json", "--since", "2027-01-15T09:00") == 0
     assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == [

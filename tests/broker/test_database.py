@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from relaydesk.broker.database import create_database_engine, migrate, open_database
+from relaydesk.broker.database import MIGRATIONS, create_database_engine, migrate, open_database
 from relaydesk.broker.models import Base
 
 TABLES = {"accounts", "organizer_tokens", "sessions", "event_records", "alembic_version"}
@@ -20,7 +22,7 @@ def test_migrations_create_the_schema_from_empty(database_url: str) -> None:
         assert set(inspect(engine).get_table_names()) == TABLES
         with engine.connect() as connection:
             version = connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0001"
+            assert version.scalar_one() == "0002"
     finally:
         engine.dispose()
 
@@ -42,6 +44,30 @@ def test_migrating_again_changes_nothing(database_url: str) -> None:
         migrate(engine)
         migrate(engine)
         assert set(inspect(engine).get_table_names()) == TABLES
+    finally:
+        engine.dispose()
+
+
+def test_a_database_of_the_first_schema_is_upgraded_with_its_records(tmp_path: Path) -> None:
+    """A server made before records had a detail column keeps its records on upgrade."""
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'relaydesk.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            connection.execute(
+                text(
+                    "INSERT INTO event_records (session_id, session_uid, kind, at, bytes_in,"
+                    " bytes_out) VALUES ('111222333', x'00', 'session_start',"
+                    " '2026-11-23 10:00:00', 0, 0)"
+                )
+            )
+        migrate(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT kind, detail FROM event_records")).all()
+        assert [tuple(row) for row in rows] == [("session_start", None)]
     finally:
         engine.dispose()
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from broker_testing import START, FakeClock
 
-from relaydesk.broker.records import RecordKind
+from relaydesk.broker.records import MAX_DETAIL_CHARS, RecordKind
 from relaydesk.broker.store import Store
 from relaydesk.errors import AccountExists, AccountNotFound, BrokerError, SessionIdTaken
 from relaydesk.protocol.messages import Role
@@ -111,11 +111,41 @@ def test_record_sink_writes_metadata_records(any_store: Store, clock: FakeClock)
     assert any_store.live_session("111222333") is None  # session_ended ends it
 
 
+def test_consent_grant_revoke_and_refusal_records_name_the_member(
+    any_store: Store,
+) -> None:
+    organizer = any_store.add_account("alice", "h")
+    session = any_store.create_session("111222333", uid(), organizer.id, None)
+    any_store.member_joined(session.session_uid, 1, "Alice", Role.HOST)
+    any_store.member_joined(session.session_uid, 2, "Bob", Role.PARTICIPANT)
+    events = [
+        (RecordKind.CONSENT_ASKED, 1, "what=control asked_by=2"),
+        (RecordKind.CONSENT_ANSWERED, 1, "what=control asked_by=2 result=granted"),
+        (RecordKind.GRANT, 2, "what=control"),
+        (RecordKind.REVOKE, 2, "what=control reason=by_presenter"),
+        (RecordKind.REFUSED, 2, "action=dropped_input reason=" + "x" * 500),
+    ]
+    for kind, member_id, detail in events:
+        any_store.member_event(session.session_uid, kind, member_id, detail)
+    records = any_store.records()[2:]
+    assert [(r.kind, r.member_id, r.display_name, r.role) for r in records] == [
+        (RecordKind.CONSENT_ASKED, 1, "Alice", "host"),
+        (RecordKind.CONSENT_ANSWERED, 1, "Alice", "host"),
+        (RecordKind.GRANT, 2, "Bob", "participant"),
+        (RecordKind.REVOKE, 2, "Bob", "participant"),
+        (RecordKind.REFUSED, 2, "Bob", "participant"),
+    ]
+    assert [r.detail for r in records[:4]] == [detail for _, _, detail in events[:4]]
+    assert records[4].detail == events[4][2][:MAX_DETAIL_CHARS]  # bounded
+    assert all(r.detail is None for r in any_store.records()[:2])
+
+
 def test_events_of_unknown_sessions_are_dropped(any_store: Store) -> None:
     stranger = uid()
     any_store.session_started(stranger)
     any_store.member_joined(stranger, 1, "X", Role.HOST)
     any_store.member_left(stranger, 1, 1, 1)
+    any_store.member_event(stranger, RecordKind.GRANT, 1, "what=present")
     any_store.session_ended(stranger)
     assert any_store.records() == []
 

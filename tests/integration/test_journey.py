@@ -274,7 +274,7 @@ def test_event_records_list_the_session_and_every_member(journey: Journey) -> No
     expected = {"alice": "host", "bob": "participant", "carol": "participant",
                 "dave": "participant", "erin": "participant"}  # fmt: skip
     for name, role in expected.items():
-        mine = [row for row in rows if row["display_name"] == name]
+        mine = [r for r in rows if r["display_name"] == name and r["kind"] in ("join", "leave")]
         assert [row["kind"] for row in mine] == ["join", "leave"], mine
         joined, left = mine
         assert joined["role"] == left["role"] == role
@@ -285,6 +285,13 @@ def test_event_records_list_the_session_and_every_member(journey: Journey) -> No
     for name in ("bob", "carol"):
         (left,) = [r for r in rows if r["display_name"] == name and r["kind"] == "leave"]
         assert int(left["bytes_out"]) > 1000
+    # The host presented: that grant is on record, with who and what.
+    (grant,) = [r for r in rows if r["kind"] == "grant"]
+    assert (grant["display_name"], grant["role"], grant["detail"]) == (
+        "alice",
+        "host",
+        "what=present",
+    )
     end = rows[kinds.index("session_end")]
     starts = datetime.fromisoformat(rows[0]["at"])
     assert starts <= datetime.fromisoformat(end["at"])

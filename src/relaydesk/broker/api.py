@@ -219,6 +219,7 @@ def create_api(broker: Broker) -> APIRouter:
                 at=record.at,
                 bytes_in=record.bytes_in,
                 bytes_out=record.bytes_out,
+                detail=record.detail,
             )
             for record in broker.records(account, since)
         ]

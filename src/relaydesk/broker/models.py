@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from relaydesk import limits
+from relaydesk.broker.records import MAX_DETAIL_CHARS
 
 SESSION_ID_DIGITS = 9
 SESSION_UID_BYTES = 16
@@ -138,7 +139,8 @@ class Session(Base):
 
 
 class EventRecord(Base):
-    """One event detail record: who was in which session when, and how many bytes.
+    """One event detail record: who was in which session when, how many bytes, and
+    each consent, grant, revoke and refusal (``detail``).
     Metadata only; never content. Kept after the session (no foreign key)."""
 
     __tablename__ = "event_records"
@@ -153,3 +155,4 @@ class EventRecord(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    detail: Mapped[str | None] = mapped_column(String(MAX_DETAIL_CHARS))

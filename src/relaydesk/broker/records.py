@@ -1,4 +1,5 @@
-"""Event detail records: who was in which session, when, and how many bytes they moved.
+"""Event detail records: who was in which session, when, how many bytes they moved, and
+every request, consent, grant and revoke of presenting and remote control.
 
 The relay reports lifecycle events through a ``RecordSink`` (``Store`` is the one the
 embedded server uses). A record holds metadata only — the relay sees nothing else
@@ -24,6 +25,15 @@ class RecordKind(StrEnum):
     SESSION_END = "session_end"
     JOIN = "join"
     LEAVE = "leave"
+    CONSENT_ASKED = "consent_asked"  # a person is asked to present or to give control
+    CONSENT_ANSWERED = "consent_answered"  # granted, denied, timed out or cancelled
+    GRANT = "grant"  # someone now presents, or holds remote control
+    REVOKE = "revoke"  # presenting or remote control ended
+    REFUSED = "refused"  # the relay refused a member's frame (input without a grant, forgery)
+
+
+# What a detail looks like: "what=control asked_by=3 result=granted" (key=value pairs).
+MAX_DETAIL_CHARS = 200
 
 
 def role_name(role: Role | str) -> str:
@@ -52,6 +62,12 @@ class RecordSink(Protocol):
     def session_ended(self, session_uid: bytes) -> None:
         """The session is over. Recorded once per session; also ends it at the broker."""
 
+    def member_event(
+        self, session_uid: bytes, kind: RecordKind, member_id: int, detail: str
+    ) -> None:
+        """A consent, grant, revoke or refusal concerning ``member_id``; ``detail`` says
+        what (at most MAX_DETAIL_CHARS, key=value pairs)."""
+
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
@@ -64,6 +80,7 @@ class EventRecord:
     at: datetime  # UTC
     bytes_in: int
     bytes_out: int
+    detail: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +93,7 @@ class EventRecord:
             "at": self.at.isoformat(),
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
+            "detail": self.detail,
         }
 
 
@@ -89,6 +107,7 @@ CSV_COLUMNS = (
     "at",
     "bytes_in",
     "bytes_out",
+    "detail",
 )
 
 

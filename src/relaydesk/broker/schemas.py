@@ -135,13 +135,19 @@ class ServerInfo(_Body):
 class RecordAnswer(_Body):
     session_id: str
     session_uid: str = Field(description="hex")
-    kind: str = Field(description="session_start, session_end, join or leave")
+    kind: str = Field(
+        description="session_start, session_end, join, leave, consent_asked, "
+        "consent_answered, grant, revoke or refused"
+    )
     member_id: int | None
     display_name: str | None
     role: str | None
     at: datetime
     bytes_in: int = Field(description="bytes the member sent to the relay")
     bytes_out: int = Field(description="bytes the relay sent to the member")
+    detail: str | None = Field(
+        description="for consent, grant, revoke and refused: what, as key=value pairs"
+    )
 
 
 class ErrorAnswer(_Body):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import sessionmaker
 from relaydesk import limits
 from relaydesk.broker import models
 from relaydesk.broker.database import open_database
-from relaydesk.broker.records import EventRecord, RecordKind, role_name
+from relaydesk.broker.records import MAX_DETAIL_CHARS, EventRecord, RecordKind, role_name
 from relaydesk.errors import AccountExists, AccountNotFound, BrokerError, SessionIdTaken
 from relaydesk.protocol.messages import Role
 
@@ -87,6 +87,7 @@ def _record(row: models.EventRecord) -> EventRecord:
         at=row.at,
         bytes_in=row.bytes_in,
         bytes_out=row.bytes_out,
+        detail=row.detail,
     )
 
 
@@ -314,26 +315,44 @@ class Store:
         now = self.now()
         with self._db.begin() as db:
             session = self._session_by_uid(db, session_uid, "leave")
-            if session is None:
-                return
-            # The leave record repeats the name and role, so that it reads on its own.
-            joined = db.scalar(
-                select(models.EventRecord)
-                .where(
-                    models.EventRecord.session_uid == session_uid,
-                    models.EventRecord.member_id == member_id,
-                    models.EventRecord.kind == RecordKind.JOIN.value,
-                )
-                .order_by(models.EventRecord.id.desc())
-                .limit(1)
+            if session is not None:
+                record = self._member_record(db, session, RecordKind.LEAVE, now, member_id)
+                record.bytes_in = bytes_in
+                record.bytes_out = bytes_out
+                db.add(record)
+
+    def member_event(
+        self, session_uid: bytes, kind: RecordKind, member_id: int, detail: str
+    ) -> None:
+        now = self.now()
+        with self._db.begin() as db:
+            session = self._session_by_uid(db, session_uid, kind.value)
+            if session is not None:
+                record = self._member_record(db, session, kind, now, member_id)
+                record.detail = detail[:MAX_DETAIL_CHARS]
+                db.add(record)
+
+    def _member_record(
+        self, db: DbSession, session: models.Session, kind: RecordKind, now: datetime,
+        member_id: int,
+    ) -> models.EventRecord:  # fmt: skip
+        """A record about a member that repeats its name and role (from its join
+        record), so that it reads on its own."""
+        joined = db.scalar(
+            select(models.EventRecord)
+            .where(
+                models.EventRecord.session_uid == session.session_uid,
+                models.EventRecord.member_id == member_id,
+                models.EventRecord.kind == RecordKind.JOIN.value,
             )
-            record = _new_record(session, RecordKind.LEAVE, now, member_id)
-            record.bytes_in = bytes_in
-            record.bytes_out = bytes_out
-            if joined is not None:
-                record.display_name = joined.display_name
-                record.role = joined.role
-            db.add(record)
+            .order_by(models.EventRecord.id.desc())
+            .limit(1)
+        )
+        record = _new_record(session, kind, now, member_id)
+        if joined is not None:
+            record.display_name = joined.display_name
+            record.role = joined.role
+        return record
 
     def session_ended(self, session_uid: bytes) -> None:
         if not self.end_session(session_uid):
@@ -353,4 +372,5 @@ def _new_record(
         at=at,
         bytes_in=0,
         bytes_out=0,
+        detail=None,
     )

@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from relaydesk import limits
-from relaydesk.broker.records import RecordSink
+from relaydesk.broker.records import RecordKind, RecordSink
 from relaydesk.errors import (
     CloseCode,
     FrameError,
@@ -37,11 +38,14 @@ from relaydesk.protocol.frames import (
 from relaydesk.protocol.messages import (
     ConsentAnswer,
     ConsentKind,
+    ConsentOutcome,
+    ConsentPrompt,
     ControlMessage,
     ControlRequest,
     End,
     Error,
     Expel,
+    Grant,
     Hello,
     LeaveReason,
     Lock,
@@ -73,6 +77,7 @@ class Connection:
         self.ticket: Ticket | None = None
         self.bytes_in = 0
         self.bytes_out = 0
+        self.refusals = 0  # frames refused; the first few become event records
         self.close_code: CloseCode | None = None
         self.close_reason = ""
         self._ready = asyncio.Event()
@@ -193,10 +198,20 @@ class RelayHub:
                 self._control(live, connection, decode(header.type, data[HEADER_SIZE:]))
         except ProtocolError as error:
             log.info("closing member %d: %s", ticket.member_id, error)
+            self._refused(live, connection, f"action=closed reason={error}")
             self._send(live, connection, Error(error.close_code, str(error)))
             connection.close(error.close_code, str(error))
         except SessionError as error:
+            if header.type is FrameType.INPUT_EVENT:
+                self._refused(live, connection, f"action=dropped_input reason={error}")
             self._send(live, connection, Error(error.close_code, str(error)))
+
+    def _refused(self, live: LiveSession, connection: Connection, detail: str) -> None:
+        """Report a refused frame: input without a grant, a forged sender. A member
+        that keeps trying fills no database: only its first few refusals are kept."""
+        connection.refusals += 1
+        if connection.refusals <= limits.MAX_REFUSAL_RECORDS:
+            self._records.member_event(live.uid, RecordKind.REFUSED, connection.member_id, detail)
 
     def _forward(self, live: LiveSession, sender: Connection, header: Header, data: bytes) -> None:
         live.rules.check_route(header)  # NotPermitted: dropped and reported to the sender
@@ -307,17 +322,40 @@ class RelayHub:
 
     def _deliver(self, live: LiveSession, notices: list[Notice]) -> None:
         for notice in notices:
+            self._record(live, notice)
             if notice.to == EVERYONE:
                 for connection in list(live.connections.values()):
                     self._send(live, connection, notice.message)
             elif notice.to in live.connections:
                 self._send(live, live.connections[notice.to], notice.message)
 
+    def _record(self, live: LiveSession, notice: Notice) -> None:
+        """Every request, consent answer, grant and revoke becomes an event record."""
+        sink, uid = self._records, live.uid
+        match notice.message:
+            case ConsentPrompt(kind, asked_by):
+                detail = f"what={_name(kind)} asked_by={asked_by}"
+                sink.member_event(uid, RecordKind.CONSENT_ASKED, notice.to, detail)
+            case ConsentOutcome(kind, asked_by, subject, result) if notice.to == subject:
+                detail = f"what={_name(kind)} asked_by={asked_by} result={_name(result)}"
+                sink.member_event(uid, RecordKind.CONSENT_ANSWERED, subject, detail)
+            case Grant(kind, member_id):
+                sink.member_event(uid, RecordKind.GRANT, member_id, f"what={_name(kind)}")
+            case Revoke(kind, member_id, reason):
+                detail = f"what={_name(kind)} reason={_name(reason)}"
+                sink.member_event(uid, RecordKind.REVOKE, member_id, detail)
+            case _:
+                pass
+
     def _send(self, live: LiveSession, connection: Connection, message: ControlMessage) -> None:
         live.sequence += 1
         target = connection.member_id if connection.ticket else EVERYONE
         header = Header(message.TYPE, live.uid, 0, RELAY, target, live.sequence)
         self._enqueue(live, connection, header, Frame(header, encode(message)).serialize())
+
+
+def _name(value: Enum) -> str:
+    return value.name.lower()
 
 
 def error_frame(session_uid: bytes, error: RelaydeskError) -> bytes:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from relaydesk.broker.records import RecordSink
+from relaydesk.broker.records import RecordKind, RecordSink
 from relaydesk.protocol.messages import Role
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ class QueuedRecords:
 
     def session_ended(self, session_uid: bytes) -> None:
         self._submit(lambda: self._sink.session_ended(session_uid))
+
+    def member_event(
+        self, session_uid: bytes, kind: RecordKind, member_id: int, detail: str
+    ) -> None:
+        self._submit(lambda: self._sink.member_event(session_uid, kind, member_id, detail))
 
     def close(self) -> None:
         """Write what is queued, then stop."""
