@@ -1,97 +1,29 @@
-"""Helpers for the remote-control tests: a recording X client, the display's key state."""
+"""Helpers for the injector tests: the recording X client's geometry, the display's key
+state."""
 
 from __future__ import annotations
 
-import json
-import queue
-import subprocess
-import sys
-import threading
-from pathlib import Path
 from typing import Any
 
 from Xlib import X
-from Xlib import display as xdisplay
-from Xlib.protocol import event as xevent
 
 from relaydesk.screen.xvfb import Xvfb
+from support import recording
+from support.recording import Event, keys_of
 
 WIDTH, HEIGHT = 640, 480
 # The recording window: offset from the screen's corner, so that window and screen
 # coordinates differ.
 LEFT, TOP = 40, 30
-TIMEOUT = 10.0
-RECORDER = Path(__file__).with_name("recorder.py")
 
-Event = dict[str, Any]
+__all__ = ["Event", "keys_of"]
 
 
-class Recorder:
-    """``recorder.py`` running on the test display; its events, in the order received."""
+class Recorder(recording.Recorder):
+    """The recording window, inset from the screen's corner."""
 
     def __init__(self, server: Xvfb) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(RECORDER), str(LEFT), str(TOP),
-             str(WIDTH - 2 * LEFT), str(HEIGHT - 2 * TOP)],
-            env=server.env, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self._lines: queue.Queue[Event | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self._markers = 0
-        self._x = xdisplay.Display(server.display)
-        ready = self._next(TIMEOUT)
-        assert ready["type"] == "ready", ready
-        self.window = self._x.create_resource_object("window", ready["window"])
-        self._marker_atom = self._x.intern_atom("RELAYDESK_TEST_MARKER")
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(json.loads(line))
-        self._lines.put(None)
-
-    def _next(self, timeout: float) -> Event:
-        try:
-            event = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("the recording X client received nothing in time") from None
-        if event is None:
-            raise AssertionError("the recording X client exited")
-        return event
-
-    def events(self) -> list[Event]:
-        """Every input event received since the last call: a marker sent through the X
-        server comes after all of them."""
-        self._markers += 1
-        marker = xevent.ClientMessage(
-            window=self.window, client_type=self._marker_atom,
-            data=(32, [self._markers, 0, 0, 0, 0]),
-        )  # fmt: skip
-        self.window.send_event(marker, event_mask=0)
-        self._x.sync()
-        received = []
-        while True:
-            event = self._next(TIMEOUT)
-            if event == {"type": "marker", "value": self._markers}:
-                return received
-            received.append(event)
-
-    def close(self) -> None:
-        self._x.close()
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(5)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-
-
-def keys_of(events: list[Event], kind: str = "key_press") -> list[int]:
-    return [event["keysym"] for event in events if event["type"] == kind]
+        super().__init__(server, LEFT, TOP, WIDTH - 2 * LEFT, HEIGHT - 2 * TOP)
 
 
 def held_state(display: Any) -> tuple[list[int], int]:

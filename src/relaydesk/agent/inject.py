@@ -162,7 +162,7 @@ class InputInjector(Closing):
         refused event is injected) or if the display stopped answering."""
         with self._lock:
             if self._closed:
-                raise InputError("the input injector is closed")
+                raise InputError("remote control has ended on this screen")
             try:
                 self._drain_events()
                 handler = self._handlers[event.kind]

@@ -195,7 +195,12 @@ class Console:
             self._injector = InputInjector(self.display)
             loop = self._loop or asyncio.get_running_loop()
 
-            def pressed() -> None:  # on the hotkey's thread: hand over to the loop
+            injector = self._injector
+
+            def pressed() -> None:
+                # On the hotkey's thread, at once: no event is injected from now on, not
+                # even one the loop is about to hand over. Then the loop tells the relay.
+                injector.close()
                 loop.call_soon_threadsafe(self._revoke_by_hotkey)
 
             self._hotkey = RevokeHotkey(self.display, pressed)

@@ -1,6 +1,8 @@
 // The page: the join form, then the shared screen, participants, security code and chat.
 // Everything people or the network say is shown with textContent, never as HTML.
 
+import { RemoteControl } from "./control.js";
+import { ConsentKind, ConsentResult, RevokeReason } from "./protocol/index.js";
 import { ScreenCanvas, TileError } from "./screen.js";
 import { JoinError, SessionLink } from "./session.js";
 
@@ -57,7 +59,52 @@ function showRoster(link) {
   $("presenter-line").textContent = presenter
     ? `${presenter} is presenting`
     : "Nobody is presenting right now";
+  showControlButton(link);
 }
+
+// The one button for remote control: ask, wait, give back, or see who has it.
+function showControlButton(link) {
+  const button = $("control");
+  const presenting = link.presenter !== 0 && link.presenter !== link.memberId;
+  button.hidden = !presenting;
+  const holder = link.names.get(link.controlHolder);
+  if (link.inControl) {
+    button.textContent = "Give back control";
+    button.disabled = false;
+  } else if (link.controlHolder) {
+    button.textContent = `${holder ?? "Someone"} has control`;
+    button.disabled = true;
+  } else if (link.controlRequested) {
+    button.textContent = "Waiting for an answer…";
+    button.disabled = true;
+  } else {
+    button.textContent = "Request control";
+    button.disabled = false;
+  }
+}
+
+const RESULTS = {
+  [ConsentResult.GRANTED]: "said yes",
+  [ConsentResult.DENIED]: "said no",
+  [ConsentResult.TIMED_OUT]: "did not answer (that is a no)",
+  [ConsentResult.CANCELLED]: "was not asked after all",
+};
+
+function consentLine(link, { kind, askedBy, subject, result }) {
+  const name = (id) => (id === link.memberId ? "you" : link.names.get(id) ?? `member ${id}`);
+  const asked = kind === ConsentKind.CONTROL ? "for remote control" : "to present";
+  const who = name(subject);
+  return `${who[0].toUpperCase()}${who.slice(1)} ${RESULTS[result]}: ${name(askedBy)} asked ${asked}.`;
+}
+
+const CONTROL_ENDED = {
+  [RevokeReason.BY_PRESENTER]: "the presenter took it back",
+  [RevokeReason.RELINQUISHED]: "given back",
+  [RevokeReason.PRESENTER_CHANGED]: "someone else presents now",
+  [RevokeReason.LEFT]: "a member left",
+  [RevokeReason.BY_HOST]: "a host ended it",
+  [RevokeReason.SESSION_ENDED]: "the session ended",
+};
 
 function startSession(link) {
   const screen = new ScreenCanvas($("screen"));
@@ -85,7 +132,33 @@ function startSession(link) {
     cursor.style.left = `${canvas.offsetLeft + e.detail.x * scale}px`;
     cursor.style.top = `${canvas.offsetTop + e.detail.y * scale}px`;
   });
+  const control = new RemoteControl($("screen"), (input) => link.sendInput(input));
+  $("control").addEventListener("click", () => {
+    if (link.inControl) link.giveBackControl();
+    else link.requestControl();
+  });
+  link.addEventListener("control", (e) => {
+    if (e.detail.holder === link.memberId) {
+      control.start();
+      addChatLine("", "You have remote control: your mouse and keyboard act on the shared screen.", "notice");
+    } else if (control.active) {
+      control.stop();
+      addChatLine("", `Remote control ended (${CONTROL_ENDED[e.detail.reason] ?? "ended"}).`, "notice");
+    }
+  });
+  link.addEventListener("consent", (e) => addChatLine("", consentLine(link, e.detail), "notice"));
+  link.addEventListener("prompt", (e) => {
+    // A browser cannot share its own screen here: say so, and answer no at once
+    // (only a yes needs the person; a no never shows anything).
+    const asker = link.names.get(e.detail.askedBy) ?? "Someone";
+    if (e.detail.kind === ConsentKind.PRESENT) {
+      addChatLine("", `${asker} asked you to show your screen. The browser cannot share a ` +
+        "screen: answered no. Join with the relaydesk app to present.", "notice");
+    }
+    link.answer(e.detail.kind, false);
+  });
   link.addEventListener("ended", (e) => {
+    control.stop();
     addChatLine("", e.detail.text, "notice");
     $("message").disabled = true;
     $("leave").hidden = true;

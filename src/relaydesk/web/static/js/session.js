@@ -6,6 +6,8 @@
 //   status {text, connected}       roster {}         code {code}
 //   chat {from, name, text, private} screen {update}  cursor {x, y, visible}
 //   notice {text}                  ended {text}
+//   prompt {kind, askedBy}         consent {kind, askedBy, subject, result}
+//   control {holder, reason}       (remote control granted, or ended when holder is 0)
 
 import * as p from "./protocol/index.js";
 
@@ -82,6 +84,8 @@ export class SessionLink extends EventTarget {
     this.leaving = false;
     this.attempt = 0;
     this.queue = Promise.resolve(); // frames are handled strictly in order
+    this.outgoing = Promise.resolve(); // sealed frames leave in the order of their sequence
+    this.controlRequested = false; // asked the presenter; no answer yet
   }
 
   emit(type, detail = {}) {
@@ -188,9 +192,48 @@ export class SessionLink extends EventTarget {
     this.send(p.serializeFrame(frame));
   }
 
-  async sendChat(text, target = p.EVERYONE) {
-    const frame = await this.e2e.seal({ type: p.FrameType.CHAT, text }, target);
-    this.send(p.serializeFrame(frame));
+  /** Seal and send a content message, after every one sealed before it. */
+  sendContent(message, target = p.EVERYONE) {
+    const sent = this.outgoing.then(async () => {
+      const frame = await this.e2e.seal(message, target);
+      this.send(p.serializeFrame(frame));
+    });
+    this.outgoing = sent.catch(() => {});
+    return sent;
+  }
+
+  sendChat(text, target = p.EVERYONE) {
+    return this.sendContent({ type: p.FrameType.CHAT, text }, target);
+  }
+
+  get inControl() {
+    return this.controlHolder !== 0 && this.controlHolder === this.memberId;
+  }
+
+  /** Ask the presenter for remote control; they are asked, and may say no. */
+  requestControl() {
+    this.controlRequested = true;
+    this.sendControl({ type: p.FrameType.CONTROL_REQUEST });
+    this.emit("roster");
+  }
+
+  /** Give remote control back (the presenter can take it back any time anyway). */
+  giveBackControl() {
+    this.sendControl({
+      type: p.FrameType.REVOKE, kind: p.ConsentKind.CONTROL, memberId: this.memberId,
+      reason: p.RevokeReason.RELINQUISHED,
+    });
+  }
+
+  /** One mouse or keyboard action for the presenter's screen, while in control. */
+  sendInput(fields) {
+    if (!this.inControl || !this.presenter) return Promise.resolve();
+    return this.sendContent({ type: p.FrameType.INPUT_EVENT, ...fields }, this.presenter)
+      .catch((error) => console.warn("relaydesk: input not sent:", error.message));
+  }
+
+  answer(kind, granted) {
+    this.sendControl({ type: p.FrameType.CONSENT_ANSWER, kind, granted });
   }
 
   requestRefresh() {
@@ -248,6 +291,12 @@ export class SessionLink extends EventTarget {
     }
   }
 
+  setControlHolder(holder, reason) {
+    if (holder === this.controlHolder) return;
+    this.controlHolder = holder;
+    this.emit("control", { holder, reason });
+  }
+
   async addMember(entry) {
     const ticket = await this.e2e.addMember(entry.ticket, now());
     this.names.set(ticket.memberId, ticket.displayName);
@@ -272,7 +321,7 @@ export class SessionLink extends EventTarget {
         }
         for (const entry of message.members) await this.addMember(entry);
         this.presenter = message.presenter;
-        this.controlHolder = message.controlHolder;
+        this.setControlHolder(message.controlHolder, 0);
         this.emit("roster");
         await this.rekeyIfLeader();
         break;
@@ -299,19 +348,29 @@ export class SessionLink extends EventTarget {
       case T.GRANT:
         if (message.kind === p.ConsentKind.PRESENT) {
           this.presenter = message.memberId;
-          this.controlHolder = 0;
+          this.setControlHolder(0, p.RevokeReason.PRESENTER_CHANGED);
         } else {
-          this.controlHolder = message.memberId;
+          this.setControlHolder(message.memberId, 0);
         }
         this.emit("roster");
         break;
       case T.REVOKE:
         if (message.kind === p.ConsentKind.PRESENT && message.memberId === this.presenter) {
           this.presenter = 0;
-          this.controlHolder = 0;
+          this.setControlHolder(0, message.reason);
         } else if (message.kind === p.ConsentKind.CONTROL) {
-          this.controlHolder = 0;
+          this.setControlHolder(0, message.reason);
         }
+        this.emit("roster");
+        break;
+      case T.CONSENT_PROMPT:
+        this.emit("prompt", { kind: message.kind, askedBy: message.askedBy });
+        break;
+      case T.CONSENT_OUTCOME:
+        if (message.kind === p.ConsentKind.CONTROL && message.askedBy === this.memberId) {
+          this.controlRequested = false;
+        }
+        this.emit("consent", message);
         this.emit("roster");
         break;
       case T.KEY_COMMIT:
@@ -329,7 +388,9 @@ export class SessionLink extends EventTarget {
         this.finish("The session has ended.");
         break;
       case T.ERROR:
+        this.controlRequested = false; // a refused request (someone else has control…)
         this.emit("notice", { text: message.text });
+        this.emit("roster");
         break;
       default:
         break;
