@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from Xlib import X  # type: ignore[import-untyped]
+from Xlib import X
 from Xlib import display as xdisplay
 
 INPUT_MASK = X.KeyPressMask | X.ButtonPressMask | X.PointerMotionMask | X.StructureNotifyMask

@@ -88,8 +88,9 @@ def recorder(presenter_screen: Xvfb) -> Iterator[Recorder]:
 class Share:
     """``relaydesk start`` in a terminal: the organizer, presenting its own screen."""
 
-    def __init__(self, profile: Path, screen: Xvfb | None, name: str = "Olga") -> None:
-        self.terminal = Terminal("start", "--name", name, "--config-dir", profile,
+    def __init__(self, profile: Path, screen: Xvfb | None, snapshot: Path | None = None) -> None:
+        extra = ["--snapshot", str(snapshot)] if snapshot else []
+        self.terminal = Terminal("start", "--name", "Olga", "--config-dir", profile, *extra,
                                  env=on_display(screen))  # fmt: skip
         self.invite_url = self.terminal.expect(r"Invite URL: (\S+)").group(1)
         self.terminal.expect(r"\* now presenting: you")

@@ -319,6 +319,7 @@ async def _member_loop(
 ) -> None:
     """Everything that arrives, shown to the person or acted on, until the session ends."""
     code = None
+    showing: int | None = None  # whose screen the picture shows
     prompts: set[asyncio.Task[None]] = set()  # open consent questions
     async for item in member.messages():
         if isinstance(item, Rejected):
@@ -345,6 +346,11 @@ async def _member_loop(
                 except TileError as error:
                     say(f"! bad screen update ({error}); asking for a full picture")
                     await member.send(Refresh(0))
+                    continue
+                if showing != header.sender:  # the first picture of this presenter
+                    showing = header.sender
+                    name = console.name(header.sender)
+                    say(f"Showing {name}'s screen, {update.width}x{update.height}.")
             case InputEvent() as event:
                 console.input(header, event)
             case ConsentPrompt() as prompt:
@@ -356,6 +362,7 @@ async def _member_loop(
                 say(f"{console.name(asked_by)} asked {console.name(subject)} {what}: "
                     f"{result.name.lower().replace('_', ' ')}")  # fmt: skip
             case Grant(kind, member_id):
+                showing = None if kind is ConsentKind.PRESENT else showing
                 what = "presenting" if kind is ConsentKind.PRESENT else "in remote control"
                 say(f"* now {what}: {console.name(member_id)}")
                 console.control_changed()

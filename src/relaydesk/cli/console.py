@@ -156,8 +156,8 @@ class Console:
 
     # Consent --------------------------------------------------------------------------
 
-    async def ask(self, question: str) -> bool:
-        """Ask the person; no answer in time is no."""
+    async def ask(self, question: str) -> bool | None:
+        """Ask the person: True for yes, False for no, None for no answer in time."""
         timeout = limits.CONSENT_TIMEOUT_SECONDS
         self.say(f"? {question} [y/N] (no answer in {timeout:.0f} s means no)")
         self._question = asyncio.get_running_loop().create_future()
@@ -165,7 +165,7 @@ class Console:
             answer = await asyncio.wait_for(self._question, timeout)
         except TimeoutError:
             self.say("No answer: that is a no.")
-            return False
+            return None
         finally:
             self._question = None
         return answer.strip().lower() in ("y", "yes")
@@ -182,6 +182,8 @@ class Console:
             await self.member.send(ConsentAnswer(prompt.kind, False))
             return
         granted = await self.ask(question + " Allow?")
+        if granted is None:
+            return  # the relay's clock ends the question the same way: timed out
         await self.member.send(ConsentAnswer(prompt.kind, granted))
         self.say("You said yes." if granted else "You said no.")
 
