@@ -310,6 +310,17 @@ async def _for_at_most(job: Any, seconds: float) -> None:
             await job
 
 
+async def _show(member: Member, picture: FrameBuffer, update: ScreenUpdate) -> bool:
+    """Apply a screen update; a bad one changes nothing and asks for a whole picture."""
+    try:
+        picture.apply(update)
+    except TileError as error:
+        say(f"! bad screen update ({error}); asking for a full picture")
+        await member.send(Refresh(0))
+        return False
+    return True
+
+
 async def _member_loop(
     member: Member,
     console: Console,
@@ -341,14 +352,8 @@ async def _member_loop(
             case ScreenUpdate() as update if picture is not None and header.sender == (
                 member.presenter
             ):
-                try:
-                    picture.apply(update)
-                except TileError as error:
-                    say(f"! bad screen update ({error}); asking for a full picture")
-                    await member.send(Refresh(0))
-                    continue
-                if showing != header.sender:  # the first picture of this presenter
-                    showing = header.sender
+                if await _show(member, picture, update) and showing != header.sender:
+                    showing = header.sender  # the first picture of this presenter
                     name = console.name(header.sender)
                     say(f"Showing {name}'s screen, {update.width}x{update.height}.")
             case InputEvent() as event:
