@@ -19,8 +19,6 @@ from browser.helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
     HEIGHT,
-    ORGANIZER,
-    ORGANIZER_PASSWORD,
     SECURITY_CODE,
     WIDTH,
     LiveServer,
@@ -29,7 +27,8 @@ from browser.helpers import (
     Share,
     Watched,
     open_page,
-    relaydesk,
+    organizer_login,
+    organizer_server,
 )
 from relaydesk.screen.xvfb import Xvfb
 
@@ -74,26 +73,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The real EmbeddedServer in a background thread, with an organizer account made by
     the admin CLI and a tap recording every frame the relay receives."""
     _require()
-    data = tmp_path_factory.mktemp("server")
-    relaydesk("admin", "--data", data, "user", "add", ORGANIZER, "--password-stdin",
-              stdin=ORGANIZER_PASSWORD + "\n")  # fmt: skip
-    live = LiveServer(data).start()
-    try:
+    with organizer_server(tmp_path_factory.mktemp("server")) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="package")
 def organizer_profile(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``relaydesk login`` once (logins are rate limited), pinning the certificate."""
-    profile = tmp_path_factory.mktemp("organizer-profile")
-    relaydesk(
-        "login", server.url, ORGANIZER, "--password-stdin",
-        "--fingerprint", server.fingerprint, "--config-dir", profile,
-        stdin=ORGANIZER_PASSWORD + "\n",
-    )  # fmt: skip
-    return profile
+    return organizer_login(server, tmp_path_factory.mktemp("organizer-profile"))
 
 
 @pytest.fixture(scope="package")

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,6 +190,29 @@ class LiveServer(servers.LiveServer):
             return found
 
         return self.inspect(names)
+
+
+@contextlib.contextmanager
+def organizer_server(data: Path) -> Iterator[LiveServer]:
+    """The in-process server, with an organizer account made by the admin CLI."""
+    relaydesk("admin", "--data", data, "user", "add", ORGANIZER, "--password-stdin",
+              stdin=ORGANIZER_PASSWORD + "\n")  # fmt: skip
+    live = LiveServer(data).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def organizer_login(server: LiveServer, profile: Path) -> Path:
+    """``relaydesk login`` into ``profile``, pinning the certificate (logins are rate
+    limited: once per suite)."""
+    relaydesk(
+        "login", server.url, ORGANIZER, "--password-stdin",
+        "--fingerprint", server.fingerprint, "--config-dir", profile,
+        stdin=ORGANIZER_PASSWORD + "\n",
+    )  # fmt: skip
+    return profile
 
 
 # A network that can drop ---------------------------------------------------------------

@@ -15,10 +15,15 @@ from typing import Any
 
 import pytest
 
-from browser.helpers import CHROMIUM, CHROMIUM_ARGS, ORGANIZER, ORGANIZER_PASSWORD, relaydesk
+from browser.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    organizer_login,
+    organizer_server,
+)
 from relaydesk.screen.xvfb import Xvfb
 from support.recording import Recorder
-from support.servers import LiveServer
 from support.terminal import Terminal
 
 WIDTH, HEIGHT = 640, 480  # the presenter's screen
@@ -54,25 +59,13 @@ def presenter_screen() -> Iterator[Xvfb]:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     _require()
-    data = tmp_path_factory.mktemp("server")
-    relaydesk("admin", "--data", data, "user", "add", ORGANIZER, "--password-stdin",
-              stdin=ORGANIZER_PASSWORD + "\n")  # fmt: skip
-    live = LiveServer(data).start()
-    try:
+    with organizer_server(tmp_path_factory.mktemp("server")) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="package")
 def organizer_profile(server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    profile = tmp_path_factory.mktemp("organizer")
-    relaydesk(
-        "login", server.url, ORGANIZER, "--password-stdin",
-        "--fingerprint", server.fingerprint, "--config-dir", profile,
-        stdin=ORGANIZER_PASSWORD + "\n",
-    )  # fmt: skip
-    return profile
+    return organizer_login(server, tmp_path_factory.mktemp("organizer"))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from Xlib import XK
 
-from browser.helpers import relaydesk
+from browser.helpers import LiveServer, relaydesk
 from integration.helpers import Crowd, Peer, join_peer, pinned_context, run_async, until
 from relaydesk.protocol.frames import HEADER_SIZE, Frame, FrameType, parse_header
 from relaydesk.protocol.messages import (
@@ -34,7 +34,6 @@ from relaydesk.protocol.messages import (
 from relaydesk.relay.hub import RelayHub
 from relaydesk.screen.xvfb import Xvfb
 from support.recording import Event, Recorder, keys_of
-from support.servers import LiveServer
 from support.terminal import Terminal
 
 from .conftest import LEFT, TOP, Share, xdotool
@@ -148,7 +147,7 @@ def test_input_without_the_grant_and_forged_input_never_arrive(
     share: Share, viewer: Terminal, recorder: Recorder, server: LiveServer, tmp_path: Path
 ) -> None:
     grant_control(share, viewer, "Pat")
-    pat_id = server.inspect(lambda: _member_named(server.hub, "Pat"))
+    pat_id = server.members()["Pat"]
 
     async def mallory_tries() -> list[Error]:
         context = pinned_context(server.url, server.fingerprint, tmp_path)
@@ -189,7 +188,7 @@ def test_a_relay_forwarding_forged_input_is_stopped_by_the_signature(
     compromised relay), the presenter verifies the sender's signature and drops it."""
     grant_control(share, viewer, "Pat")
     hub = server.hub
-    pat_id = server.inspect(lambda: _member_named(hub, "Pat"))
+    pat_id = server.members()["Pat"]
 
     async def relay_forwards_forgery() -> None:
         context = pinned_context(server.url, server.fingerprint, tmp_path)
@@ -295,16 +294,6 @@ def test_every_request_answer_grant_and_revoke_is_on_record(
 
 
 # Helpers --------------------------------------------------------------------------------
-
-
-def _member_named(hub: RelayHub, name: str) -> int:
-    (member_id,) = [
-        connection.member_id
-        for live in hub.sessions.values()
-        for connection in live.connections.values()
-        if connection.ticket is not None and connection.ticket.display_name == name
-    ]
-    return member_id
 
 
 def _as_sender(frame: Frame, sender: int) -> bytes:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from browser.helpers import LiveServer
 from relaydesk import limits
 from relaydesk.screen.xvfb import Xvfb
-from support.servers import LiveServer
 from support.terminal import Terminal
 
 from .conftest import Share, join
