@@ -82,13 +82,14 @@ Event = dict[str, Any]  # one line of x_recorder.py
 
 
 class Recorder:
-    """``x_recorder.py`` on the presenter's display; its events, in the order received."""
+    """``x_recorder.py`` covering the presenter's display (window and screen coordinates
+    agree); its events, in the order received."""
 
     def __init__(self, server: Xvfb) -> None:
         self._loop = asyncio.get_running_loop()
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
         self.process = subprocess.Popen(
-            [sys.executable, str(RECORDER), str(server.width), str(server.height)],
+            [sys.executable, str(RECORDER), "0", "0", str(server.width), str(server.height)],
             env=server.env, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         self._reader = threading.Thread(target=self._read, name="x-recorder", daemon=True)

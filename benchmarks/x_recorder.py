@@ -1,16 +1,17 @@
-"""A real X client for ``benchmarks.control``: a window that records the input it gets.
+"""A real X client that records the input it gets, for the remote-control tests
+(``tests/support/recording.py``) and ``benchmarks.control``, which runs it as its own
+process so that arrival times do not wait for a busy event loop.
 
-Not a benchmark module; ``benchmarks.control`` runs it as its own process, so the time
-an event arrives is taken without waiting for the benchmark's busy event loop.
-
-Run as ``python x_recorder.py WIDTH HEIGHT`` with ``DISPLAY`` set. It maps a borderless
-window at the top left (no window manager: it stays where put), takes the keyboard focus
-and prints one JSON object a line: ``{"type": "ready", "window": id}`` first, then one
-for each key press, button press and motion event, with its position on the screen,
-the X server's timestamp (``time``, in ms) and ``time.monotonic()`` when this client got
-it (``at``; the monotonic clock is the whole machine's, so the benchmark can compare).
-A ClientMessage sent to the window prints ``{"type": "marker", "value": n}``: as the X
-server delivers events in order, everything before it has been printed.
+Run as ``python x_recorder.py X Y WIDTH HEIGHT`` with ``DISPLAY`` set. It maps a borderless
+window there (no window manager: it stays where put), takes the keyboard focus and
+prints one JSON object a line: ``{"type": "ready", "window": id}`` first, then one for
+each key, button and motion event, with the position in the window and on the screen,
+the modifier and button state, and, for keys, the keysym this client looks up (after
+following MappingNotify, as every X client must), the X server's timestamp (``time``,
+in ms) and ``time.monotonic()`` when this client got it (``at``: the machine's clock, so
+another process can compare). A ClientMessage sent to the window
+prints ``{"type": "marker", "value": n}``: as the X server delivers events in order,
+everything before it has been recorded.
 """
 
 from __future__ import annotations
@@ -23,20 +24,40 @@ from typing import Any
 from Xlib import X
 from Xlib import display as xdisplay
 
-INPUT_MASK = X.KeyPressMask | X.ButtonPressMask | X.PointerMotionMask | X.StructureNotifyMask
-NAMES = {X.KeyPress: "key_press", X.ButtonPress: "button_press", X.MotionNotify: "motion"}
+INPUT_MASK = (
+    X.KeyPressMask
+    | X.KeyReleaseMask
+    | X.ButtonPressMask
+    | X.ButtonReleaseMask
+    | X.PointerMotionMask
+    | X.StructureNotifyMask
+)
+NAMES = {
+    X.KeyPress: "key_press",
+    X.KeyRelease: "key_release",
+    X.ButtonPress: "button_press",
+    X.ButtonRelease: "button_release",
+    X.MotionNotify: "motion",
+}
 
 
 def emit(**fields: Any) -> None:
     print(json.dumps(fields), flush=True)
 
 
+def keysym_of(display: Any, keycode: int, state: int) -> int:
+    """The core protocol's rule for group 1: the second keysym with Shift, if there is one."""
+    first = int(display.keycode_to_keysym(keycode, 0))
+    second = int(display.keycode_to_keysym(keycode, 1))
+    return second if state & X.ShiftMask and second else first
+
+
 def main() -> None:
-    width, height = (int(value) for value in sys.argv[1:3])
+    left, top, width, height = (int(value) for value in sys.argv[1:5])
     display = xdisplay.Display()
     screen = display.screen()
     window = screen.root.create_window(
-        0, 0, width, height, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
+        left, top, width, height, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
         background_pixel=screen.white_pixel, override_redirect=True, event_mask=INPUT_MASK,
     )  # fmt: skip
     window.map()
@@ -53,10 +74,19 @@ def main() -> None:
         elif event.type == X.ClientMessage:
             emit(type="marker", value=event.data[1][0])
         elif event.type in NAMES:
-            record = {"type": NAMES[event.type], "x": event.root_x, "y": event.root_y,
-                      "detail": event.detail, "time": event.time, "at": at}  # fmt: skip
-            if event.type == X.KeyPress:
-                record["keysym"] = display.keycode_to_keysym(event.detail, 0)
+            record = {
+                "type": NAMES[event.type],
+                "x": event.event_x,
+                "y": event.event_y,
+                "root_x": event.root_x,
+                "root_y": event.root_y,
+                "state": event.state,
+                "detail": event.detail,
+                "time": event.time,
+                "at": at,
+            }
+            if event.type in (X.KeyPress, X.KeyRelease):
+                record["keysym"] = keysym_of(display, event.detail, event.state)
             emit(**record)
 
 

@@ -20,7 +20,8 @@ from Xlib.protocol import event as xevent
 from relaydesk.screen.xvfb import Xvfb
 
 TIMEOUT = 10.0
-RECORDER = Path(__file__).with_name("x_recorder.py")
+# One recording client for the tests and the benchmarks.
+RECORDER = Path(__file__).parents[2] / "benchmarks" / "x_recorder.py"
 
 Event = dict[str, Any]
 
