@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from broker_testing import START, FakeClock
 
-from relaydesk.broker.records import MAX_DETAIL_CHARS, RecordKind
 from relaydesk.broker.store import Store
 from relaydesk.errors import AccountExists, AccountNotFound, BrokerError, SessionIdTaken
 from relaydesk.protocol.messages import Role
+from relaydesk.relay.records import MAX_DETAIL_CHARS, RecordKind
 
 
 def uid() -> bytes:

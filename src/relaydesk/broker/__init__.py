@@ -6,7 +6,8 @@ database, and signs tickets with ``protocol.tickets.sign_ticket``. It never sees
 - ``models`` and ``migrations/``: the tables (SQLAlchemy 2, Alembic).
 - ``database``: engines (SQLite in WAL mode, or PostgreSQL) and migrating on start.
 - ``store``: the repository every query goes through; also the relay's ``RecordSink``.
-- ``records``: the ``RecordSink`` protocol and the event record type.
+- ``records``: the event record type and its CSV/JSON export (the relay reports
+  through ``relaydesk.relay.records.RecordSink``, which ``store`` implements).
 - ``passwords``, ``ratelimit``: argon2id hashing, token buckets and lockouts.
 - ``service``: ``Broker``, the rules (login, create, join, end).
 - ``schemas``, ``api``: the HTTPS API (FastAPI router).

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from relaydesk import limits
-from relaydesk.broker.records import MAX_DETAIL_CHARS
+from relaydesk.relay.records import MAX_DETAIL_CHARS
 
 SESSION_ID_DIGITS = 9
 SESSION_UID_BYTES = 16

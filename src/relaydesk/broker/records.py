@@ -1,9 +1,10 @@
 """Event detail records: who was in which session, when, how many bytes they moved, and
 every request, consent, grant and revoke of presenting and remote control.
 
-The relay reports lifecycle events through a ``RecordSink`` (``Store`` is the one the
-embedded server uses). A record holds metadata only — the relay sees nothing else
-(SECURITY.md, "What the relay may see") — and is never removed with its session.
+The relay reports lifecycle events through the ``RecordSink`` interface it defines
+(``relaydesk.relay.records``); ``Store`` implements it. A record holds metadata only —
+the relay sees nothing else (SECURITY.md, "What the relay may see") — and is never
+removed with its session.
 """
 
 from __future__ import annotations
@@ -14,59 +15,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from relaydesk.protocol.messages import Role
-
-
-class RecordKind(StrEnum):
-    SESSION_START = "session_start"
-    SESSION_END = "session_end"
-    JOIN = "join"
-    LEAVE = "leave"
-    CONSENT_ASKED = "consent_asked"  # a person is asked to present or to give control
-    CONSENT_ANSWERED = "consent_answered"  # granted, denied, timed out or cancelled
-    GRANT = "grant"  # someone now presents, or holds remote control
-    REVOKE = "revoke"  # presenting or remote control ended
-    REFUSED = "refused"  # the relay refused a member's frame (input without a grant, forgery)
-
-
-# What a detail looks like: "what=control asked_by=3 result=granted" (key=value pairs).
-MAX_DETAIL_CHARS = 200
-
-
-def role_name(role: Role | str) -> str:
-    """``Role.HOST`` and ``"host"`` alike become ``"host"``, as records spell roles."""
-    return role.name.lower() if isinstance(role, Role) else role.lower()
-
-
-class RecordSink(Protocol):
-    """Where the relay reports lifecycle events. Calls are synchronous and may touch a
-    database: an asyncio relay calls them through ``asyncio.to_thread``. Events for a
-    session the broker does not know are dropped (and logged), never raised."""
-
-    def session_started(self, session_uid: bytes) -> None:
-        """The first member reached the relay. Recorded once per session."""
-
-    def member_joined(
-        self, session_uid: bytes, member_id: int, display_name: str, role: Role | str
-    ) -> None:
-        """A member was admitted by the relay."""
-
-    def member_left(
-        self, session_uid: bytes, member_id: int, bytes_in: int, bytes_out: int
-    ) -> None:
-        """A member's connection closed; bytes it sent (in) and was sent (out)."""
-
-    def session_ended(self, session_uid: bytes) -> None:
-        """The session is over. Recorded once per session; also ends it at the broker."""
-
-    def member_event(
-        self, session_uid: bytes, kind: RecordKind, member_id: int, detail: str
-    ) -> None:
-        """A consent, grant, revoke or refusal concerning ``member_id``; ``detail`` says
-        what (at most MAX_DETAIL_CHARS, key=value pairs)."""
+from relaydesk.relay.records import RecordKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from relaydesk import limits
 from relaydesk.broker.passwords import Passwords
 from relaydesk.broker.ratelimit import FailureLockout, TokenBucket
-from relaydesk.broker.records import EventRecord, RecordSink
+from relaydesk.broker.records import EventRecord
 from relaydesk.broker.store import AccountInfo, Clock, Store
 from relaydesk.errors import (
     AccountDisabled,
@@ -38,6 +38,7 @@ from relaydesk.errors import (
 from relaydesk.protocol.frames import MAX_MEMBER_ID
 from relaydesk.protocol.messages import Role
 from relaydesk.protocol.tickets import Ticket, sign_ticket
+from relaydesk.relay.records import RecordSink
 
 log = logging.getLogger(__name__)
 

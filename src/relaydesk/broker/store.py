@@ -23,9 +23,10 @@ from sqlalchemy.orm import sessionmaker
 from relaydesk import limits
 from relaydesk.broker import models
 from relaydesk.broker.database import open_database
-from relaydesk.broker.records import MAX_DETAIL_CHARS, EventRecord, RecordKind, role_name
+from relaydesk.broker.records import EventRecord
 from relaydesk.errors import AccountExists, AccountNotFound, BrokerError, SessionIdTaken
 from relaydesk.protocol.messages import Role
+from relaydesk.relay.records import MAX_DETAIL_CHARS, RecordKind, role_name
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,12 @@ class Store:
                 self._add_record_once(db, session, RecordKind.SESSION_START, now)
 
     def member_joined(
-        self, session_uid: bytes, member_id: int, display_name: str, role: Role | str
+        self,
+        session_uid: bytes,
+        member_id: int,
+        display_name: str,
+        role: Role | str,
+        email: str = "",
     ) -> None:
         now = self.now()
         with self._db.begin() as db:
@@ -320,6 +326,10 @@ class Store:
                 record.bytes_in = bytes_in
                 record.bytes_out = bytes_out
                 db.add(record)
+
+    def session_locked(self, session_uid: bytes, locked: bool, by: int) -> None:
+        detail = f"locked={str(locked).lower()} by={by}"
+        self.member_event(session_uid, RecordKind.LOCK, by, detail)
 
     def member_event(
         self, session_uid: bytes, kind: RecordKind, member_id: int, detail: str

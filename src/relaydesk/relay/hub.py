@@ -16,7 +16,6 @@ from enum import Enum
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from relaydesk import limits
-from relaydesk.broker.records import RecordKind, RecordSink
 from relaydesk.errors import (
     CloseCode,
     FrameError,
@@ -62,6 +61,7 @@ from relaydesk.protocol.messages import (
 from relaydesk.protocol.session import Notice, Phase, Session
 from relaydesk.protocol.tickets import Ticket, verify_ticket
 from relaydesk.relay.outbox import Outbox
+from relaydesk.relay.records import RecordKind, RecordSink
 
 log = logging.getLogger(__name__)
 
