@@ -1,7 +1,8 @@
 """Does docs/protocol.md still name everything the code defines on the wire?
 
 Checks that every frame type (code and name), close code, error class, message
-enumeration value and limit in ``src/relaydesk`` appears in docs/protocol.md, and prints
+enumeration value, ticket rule bit, the ticket version and every limit in
+``src/relaydesk`` appears in docs/protocol.md, and prints
 what is missing. Run it after changing frames.py, messages.py, errors.py or limits.py:
 
     .venv/bin/python scripts/check_protocol_doc.py
@@ -18,6 +19,7 @@ from pathlib import Path
 from relaydesk import errors, limits
 from relaydesk.protocol import messages
 from relaydesk.protocol.frames import Channel, Flags, FrameType
+from relaydesk.protocol.tickets import TICKET_VERSION, TicketRule
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
@@ -36,7 +38,7 @@ def missing(doc: str) -> list[str]:
     for name, cls in inspect.getmembers(errors, inspect.isclass):
         if issubclass(cls, errors.RelaydeskError) and not re.search(rf"\b{name}\b", doc):
             gaps.append(f"error {name} (§9 tree)")
-    enums = [Channel] + [
+    enums: list[type[IntEnum] | type[TicketRule]] = [Channel, TicketRule] + [
         cls
         for _, cls in inspect.getmembers(messages, inspect.isclass)
         if issubclass(cls, IntEnum) and cls.__module__ == messages.__name__
@@ -47,6 +49,8 @@ def missing(doc: str) -> list[str]:
                 f"| {member.value} | `{member.name}` |" not in doc
             ):
                 gaps.append(f"{enum.__name__}.{member.name} = {member.value}")
+    if f"`int [{TICKET_VERSION}, {TICKET_VERSION}]`" not in doc:
+        gaps.append(f"ticket version {TICKET_VERSION} (§7.2 table)")
     for name in dir(limits):
         if name.isupper() and name not in ("KIB", "MIB") and f"`{name}`" not in doc:
             gaps.append(f"limit {name} = {getattr(limits, name)} (§10 table)")

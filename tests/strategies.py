@@ -1,8 +1,9 @@
 """Hypothesis strategies for frames, messages and tickets.
 
-Every strategy draws only values that the parsers accept (the limits in each
-``from_fields``), so a round trip must give back exactly what was drawn. Sizes are kept
-small for speed; the limits themselves are tested with explicit boundary values.
+Every strategy draws only values that the parsers accept (the bounds each record declares
+in relaydesk.protocol.messages), so a round trip must give back exactly what was drawn.
+Sizes are kept small for speed; the limits themselves are tested with explicit boundary
+values.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from relaydesk.protocol.frames import MAX_MEMBER_ID, Flags, Frame, FrameType, He
 from relaydesk.protocol.messages import (
     U32,
     U64,
+    Admit,
     Annotation,
     Chat,
     CommitContent,
@@ -55,8 +57,10 @@ from relaydesk.protocol.messages import (
     SealedKey,
     Tile,
     TileEncoding,
+    Waiting,
+    WaitReason,
 )
-from relaydesk.protocol.tickets import Ticket
+from relaydesk.protocol.tickets import Ticket, TicketRule
 
 SIDE = limits.MAX_SCREEN_SIDE
 
@@ -142,6 +146,7 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         control_holder=member_or_none,
         locked=st.booleans(),
         epoch=st.integers(0, 0xFFFFFFFF),
+        lobby=st.lists(roster_entries, max_size=3).map(tuple),
     ),
     MemberJoined: st.builds(MemberJoined, entry=roster_entries),
     MemberLeft: st.builds(MemberLeft, member_id=member_ids, reason=st.sampled_from(LeaveReason)),
@@ -178,6 +183,8 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     Ping: st.builds(Ping, nonce=u64),
     Pong: st.builds(Pong, nonce=u64),
     Refresh: st.builds(Refresh, member_id=member_or_none),
+    Admit: st.builds(Admit, member_id=member_ids, admitted=st.booleans()),
+    Waiting: st.builds(Waiting, entry=roster_entries, reason=st.sampled_from(WaitReason)),
     ScreenUpdate: st.builds(
         ScreenUpdate,
         width=st.integers(1, SIDE),
@@ -237,6 +244,8 @@ tickets = st.builds(
     ed25519=keys32,
     relay=texts(limits.MAX_RELAY_URL_CHARS),
     expires_at=u64,
+    email=texts(limits.MAX_EMAIL_CHARS),
+    rules=st.integers(0, 7).map(TicketRule),
 )
 
 # Arbitrary MessagePack values: what a hostile peer can put in a well-formed body.

@@ -28,11 +28,16 @@ closed with (docs/protocol.md §9)::
     ├── InputError                    remote-control input cannot be injected here (local)
     ├── BrokerError                   the broker refused a request (carries an HTTP status)
     │   ├── AuthenticationFailed      wrong username or password, or a stale token (401)
+    │   │   └── OneTimeCodeNeeded     right password; the account needs its one-time code (401)
     │   ├── AccountDisabled           the organizer account was disabled (403)
+    │   ├── ForeignOrigin             a cookie-authenticated request from another site (403)
     │   ├── JoinRefused               no session with that ID and password (403)
+    │   ├── SessionLocked             a host locked the meeting: nobody new joins (403)
     │   ├── SessionNotFound           the organizer has no live session with that ID (404)
     │   ├── SessionIdTaken            a live session already has that ID (409)
     │   ├── SessionFull               no member id left to give in that session (409)
+    │   ├── TwoPartyFull              a two-party session has had both its parties (409)
+    │   ├── TwoStepLoginState         two-step login is not in the state asked for (409)
     │   ├── RateLimited               too many attempts; retry after some seconds (429)
     │   ├── WeakPassword              an account password too short or too long (400)
     │   ├── AccountExists             that username is taken (409)
@@ -41,6 +46,7 @@ closed with (docs/protocol.md §9)::
     └── ClientError                   the Python client cannot go on
         ├── PinningError              the server's certificate is not the trusted one
         ├── ApiError                  the broker refused a request (status, detail)
+        │   └── OneTimeCodeRequired   the broker asks for the account's one-time code
         └── RelayClosed               the relay closed the connection (close code)
 """
 
@@ -63,6 +69,7 @@ class CloseCode(IntEnum):
     CRYPTO_ERROR = 4007
     RATE_LIMITED = 4008
     SLOW_CONSUMER = 4009
+    REFUSED_ENTRY = 4010  # a host refused this member entry from the lobby (final)
 
 
 class RelaydeskError(Exception):
@@ -176,6 +183,11 @@ class ApiError(ClientError):
         self.detail = detail
 
 
+class OneTimeCodeRequired(ApiError):
+    """The account has two-step login: ask for the one-time code (or a recovery code)
+    and log in again with it."""
+
+
 class RelayClosed(ClientError):
     """The relay closed the connection."""
 
@@ -195,6 +207,36 @@ class AuthenticationFailed(BrokerError):
     """Wrong username or password, or a login token that has expired: log in again."""
 
     status = 401
+
+
+class OneTimeCodeNeeded(AuthenticationFailed):
+    """The password was right, and the account has two-step login: send the one-time
+    code (from the authenticator app, or a recovery code) with it."""
+
+
+class ForeignOrigin(BrokerError):
+    """A cookie-authenticated request from a page of another site (cross-site request
+    forgery, which SameSite=Strict already stops in current browsers)."""
+
+    status = 403
+
+
+class SessionLocked(BrokerError):
+    """A host locked the meeting: nobody new can join until a host unlocks it."""
+
+    status = 403
+
+
+class TwoPartyFull(BrokerError):
+    """A two-party support session has had both its parties: it admits nobody else."""
+
+    status = 409
+
+
+class TwoStepLoginState(BrokerError):
+    """Two-step login is not in the state that request needs (on already, not begun)."""
+
+    status = 409
 
 
 class AccountDisabled(BrokerError):

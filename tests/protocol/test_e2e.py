@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from msgspec.structs import replace
 
 from relaydesk import limits
 from relaydesk.errors import (
@@ -572,7 +573,7 @@ def test_commit_of_another_session_is_rejected(trio: Trio) -> None:
     with pytest.raises(CommitRejected, match="another session"):
         s.deliver(bob, with_header(frame, session_uid=OTHER_SESSION_UID))
     content = ks.read_commit(s.commit_of(frame))
-    moved = dataclasses.replace(content, session_uid=OTHER_SESSION_UID)
+    moved = replace(content, session_uid=OTHER_SESSION_UID)
     with pytest.raises(CommitRejected, match="session or epoch"):
         s.deliver(bob, commit_frame(s, host, content=moved))
 
@@ -580,7 +581,7 @@ def test_commit_of_another_session_is_rejected(trio: Trio) -> None:
 def test_commit_that_does_not_seal_to_each_member_is_rejected(trio: Trio) -> None:
     s, host, _, bob = trio
     content = ks.read_commit(s.commit_of(s.rekey(host, deliver=False)))
-    reordered = dataclasses.replace(content, sealed=content.sealed[::-1])
+    reordered = replace(content, sealed=content.sealed[::-1])
     with pytest.raises(CommitRejected, match="one key to each member"):
         s.deliver(bob, commit_frame(s, host, content=reordered))
 
@@ -592,7 +593,7 @@ def test_commit_whose_members_are_not_sorted_and_distinct_is_rejected(
     s, host, _, bob = trio
     content = ks.read_commit(s.commit_of(s.rekey(host, deliver=False)))
     by_id = {sealed.member_id: sealed for sealed in content.sealed}
-    changed = dataclasses.replace(content, members=members, sealed=tuple(by_id[m] for m in members))
+    changed = replace(content, members=members, sealed=tuple(by_id[m] for m in members))
     with pytest.raises(CommitRejected, match="sorted and distinct"):
         s.deliver(bob, commit_frame(s, host, content=changed))
 
@@ -628,7 +629,8 @@ def test_substituted_key_changes_the_security_code(trio: Trio) -> None:
     _, ghost, _ = s.issue(alice.member_id, name=alice.ticket.display_name)
     honest = [host.ticket, alice.ticket, bob.ticket]
     tampered = [host.ticket, ghost, bob.ticket]
-    assert ks.expected_leader(honest) == ks.expected_leader(tampered) == host.member_id
+    leaders = [ks.expected_leader((t.member_id, t.role) for t in r) for r in (honest, tampered)]
+    assert leaders == [host.member_id, host.member_id]
     assert ks.roster_hash(honest) != ks.roster_hash(tampered)
     honest_code = ks.security_code(s.session_uid, host.ticket.ed25519, ks.roster_hash(honest))
     assert host.e2e.security_code == honest_code
@@ -734,7 +736,7 @@ def test_add_member_checks_the_ticket(trio: Trio) -> None:
 def test_add_member_refuses_a_low_order_agreement_key(trio: Trio, point: bytes) -> None:
     """Nobody could seal an epoch secret to it, so no leader could start an epoch."""
     s, _, _, bob = trio
-    ticket = dataclasses.replace(s.issue(7)[1], x25519=point)
+    ticket = replace(s.issue(7)[1], x25519=point)
     with pytest.raises(TicketError, match="low order"):
         bob.e2e.add_member(sign_ticket(ticket, s.broker_key), s.now)
     assert 7 not in bob.e2e.roster
@@ -811,6 +813,71 @@ def test_host_joining_after_an_epoch_takes_over(e2e_session: FakeSession) -> Non
     codes = {m.e2e.security_code for m in (first, second, host)}
     assert len(codes) == 1 and None not in codes
     assert first.e2e.open(seal(s, host, Chat("I am here")), s.now) == Chat("I am here")
+
+
+def announce_role(s: FakeSession, member_id: int, role: Role) -> None:
+    """The relay's ROLE_CHANGE reaches every member present."""
+    for member in s.members.values():
+        member.e2e.set_role(member_id, role)
+
+
+def test_leader_follows_the_current_host_on_handover(trio: Trio) -> None:
+    """Host handover (ROLE_CHANGE(x, HOST), then ROLE_CHANGE(self, PARTICIPANT)): the
+    key leader is the lowest CURRENT host, and the new host starts a new epoch."""
+    s, host, alice, bob = trio
+    old_code = host.e2e.security_code
+    announce_role(s, alice.member_id, Role.HOST)
+    assert host.e2e.is_leader  # two hosts: the lowest id leads
+    assert not alice.e2e.needs_rekey(s.now) and not host.e2e.needs_rekey(s.now)
+    announce_role(s, host.member_id, Role.PARTICIPANT)
+    assert [m.e2e.leader for m in (host, alice, bob)] == [alice.member_id] * 3
+    assert alice.e2e.is_leader and not host.e2e.is_leader
+    assert alice.e2e.role(host.member_id) is Role.PARTICIPANT
+    # The epoch was made by another leader: the new host must start one, nobody else.
+    assert alice.e2e.needs_rekey(s.now)
+    assert not host.e2e.needs_rekey(s.now) and not bob.e2e.needs_rekey(s.now)
+    with pytest.raises(CommitRejected, match="only the key leader"):
+        host.e2e.start_epoch(s.rng, s.now)
+    with pytest.raises(CommitRejected, match="not from the key leader"):
+        s.deliver(bob, commit_frame(s, host))
+    frame = s.rekey(alice)
+    assert frame.header.epoch == 2 and frame.header.sender == alice.member_id
+    codes = {m.e2e.security_code for m in (host, alice, bob)}
+    assert len(codes) == 1 and old_code not in codes  # a new leader key: a new code
+    assert not alice.e2e.needs_rekey(s.now)
+    assert host.e2e.open(seal(s, alice, Chat("I run it now")), s.now) == Chat("I run it now")
+
+
+def test_a_lower_id_made_host_leads_at_once(trio: Trio) -> None:
+    s, host, alice, bob = trio
+    announce_role(s, host.member_id, Role.PARTICIPANT)  # no host left: the lowest id leads
+    assert host.e2e.is_leader and not host.e2e.needs_rekey(s.now)
+    announce_role(s, bob.member_id, Role.HOST)
+    assert bob.e2e.is_leader and bob.e2e.needs_rekey(s.now)
+    announce_role(s, alice.member_id, Role.HOST)
+    assert alice.e2e.is_leader and not bob.e2e.is_leader
+    s.rekey(alice)
+    assert len({m.e2e.security_code for m in (host, alice, bob)}) == 1
+
+
+def test_add_member_takes_the_role_the_relay_announces(e2e_session: FakeSession) -> None:
+    s = e2e_session
+    first = s.join()  # a participant by ticket ...
+    second = s.join()
+    view = s.view(second, [])
+    view.add_member(second.blob, s.now)
+    view.add_member(first.blob, s.now, Role.PARTICIPANT)
+    assert view.leader == first.member_id
+    _, third, blob = s.issue(3)  # ... made host since it joined
+    assert third.role is Role.PARTICIPANT
+    view.add_member(blob, s.now, Role.HOST)
+    assert view.leader == 3 and view.role(3) is Role.HOST
+    view.add_member(blob, s.now)  # None: the ticket's role again
+    assert view.leader == first.member_id
+    view.set_role(99, Role.HOST)  # a member without a ticket here is ignored
+    assert view.leader == first.member_id
+    with pytest.raises(KeyError):
+        view.role(99)
 
 
 def test_noted_epoch_never_lowers_the_next_number(trio: Trio) -> None:

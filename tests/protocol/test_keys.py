@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 import struct
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 import strategies as sts
 from relaydesk.errors import CommitRejected
@@ -104,7 +104,7 @@ def test_roster_hash_matches_its_definition_in_any_order(
 def test_roster_hash_binds_identity(change: dict[str, object]) -> None:
     _, tickets = make_members(3)
     honest = ks.roster_hash(tickets.values())
-    tampered = {**tickets, 2: dataclasses.replace(tickets[2], **change)}
+    tampered = {**tickets, 2: replace(tickets[2], **change)}
     assert ks.roster_hash(tampered.values()) != honest
 
 
@@ -118,9 +118,9 @@ def test_roster_hash_of_a_ghost_or_a_missing_member() -> None:
 def test_display_names_cannot_shift_into_the_next_member() -> None:
     """The name's length prefix keeps 'ab' + 'c' apart from 'a' + 'bc'."""
     _, tickets = make_members(2)
-    one = [dataclasses.replace(tickets[1], display_name="ab"), tickets[2]]
-    two = [dataclasses.replace(tickets[1], display_name="a"), tickets[2]]
-    two[1] = dataclasses.replace(tickets[2], display_name="b" + tickets[2].display_name)
+    one = [replace(tickets[1], display_name="ab"), tickets[2]]
+    two = [replace(tickets[1], display_name="a"), tickets[2]]
+    two[1] = replace(tickets[2], display_name="b" + tickets[2].display_name)
     assert ks.roster_hash(one) != ks.roster_hash(two)
 
 
@@ -173,19 +173,20 @@ def test_content_keys_differ_per_session_epoch_sender_and_channel() -> None:
 # Key leader -------------------------------------------------------------------------
 
 
-def roster(*members: tuple[int, Role]) -> list[Ticket]:
-    return [Ticket(UID, m, f"M{m}", role, bytes(32), bytes(32), "", 0) for m, role in members]
-
-
 def test_expected_leader() -> None:
     host, part = Role.HOST, Role.PARTICIPANT
-    assert ks.expected_leader(roster((3, part), (2, host), (1, part))) == 2
-    assert ks.expected_leader(roster((5, host), (4, host), (1, part))) == 4
+    assert ks.expected_leader([(3, part), (2, host), (1, part)]) == 2
+    assert ks.expected_leader([(5, host), (4, host), (1, part)]) == 4
     # Join before host: the earliest member leads (chat only) until a host is present.
-    assert ks.expected_leader(roster((7, part), (3, part), (9, part))) == 3
-    assert ks.expected_leader(roster((7, part), (3, part), (9, host))) == 9
+    assert ks.expected_leader([(7, part), (3, part), (9, part)]) == 3
+    assert ks.expected_leader([(7, part), (3, part), (9, host)]) == 9
+    # A mapping id -> current role works alike.
+    assert ks.expected_leader({7: part, 3: host, 9: host}) == 3
+    assert ks.expected_leader({1: part}) == 1
     with pytest.raises(CommitRejected):
         ks.expected_leader([])
+    with pytest.raises(CommitRejected):
+        ks.expected_leader({})
 
 
 # Commits ----------------------------------------------------------------------------
@@ -224,7 +225,7 @@ def test_commit_naming_another_leader_than_its_signer_is_rejected() -> None:
     keys, tickets = make_members(3)
     commit = commit_for(keys, tickets, leader=1)
     content = ks.read_commit(commit)
-    renamed = pack(dataclasses.replace(content, leader=2).to_fields())
+    renamed = pack(replace(content, leader=2).to_fields())
     resigned = KeyCommit(renamed, keys[1].signing.sign(ks.COMMIT_LABEL + renamed))
     with pytest.raises(CommitRejected, match="names another leader"):
         ks.verify_commit(resigned, tickets[1])
@@ -263,7 +264,7 @@ def test_outsider_has_no_key_in_the_commit() -> None:
 def test_another_members_copy_does_not_open() -> None:
     keys, tickets = make_members(3)
     content = ks.read_commit(commit_for(keys, tickets))
-    swapped = dataclasses.replace(
+    swapped = replace(
         content,
         sealed=(
             content.sealed[0],
@@ -279,19 +280,19 @@ def test_sealed_copy_is_bound_to_member_id_and_epoch() -> None:
     """Even for the same X25519 key, a copy made for member 3 or for another epoch does
     not open as member 2's: the HPKE info names session, epoch and member."""
     keys, tickets = make_members(3)
-    tickets[3] = dataclasses.replace(tickets[3], x25519=tickets[2].x25519)
+    tickets[3] = replace(tickets[3], x25519=tickets[2].x25519)
     content = ks.read_commit(commit_for(keys, tickets))
-    relabelled = dataclasses.replace(
+    relabelled = replace(
         content,
-        sealed=(content.sealed[0], dataclasses.replace(content.sealed[2], member_id=2)),
+        sealed=(content.sealed[0], replace(content.sealed[2], member_id=2)),
     )
     with pytest.raises(CommitRejected, match="did not open"):
         ks.open_epoch_secret(relabelled, 2, keys[2])
     assert ks.open_epoch_secret(content, 2, keys[2]) == bytes(range(32))
     with pytest.raises(CommitRejected, match="did not open"):
-        ks.open_epoch_secret(dataclasses.replace(content, epoch=2), 2, keys[2])
+        ks.open_epoch_secret(replace(content, epoch=2), 2, keys[2])
     with pytest.raises(CommitRejected, match="did not open"):
-        ks.open_epoch_secret(dataclasses.replace(content, session_uid=bytes(16)), 2, keys[2])
+        ks.open_epoch_secret(replace(content, session_uid=bytes(16)), 2, keys[2])
 
 
 def test_tampered_sealed_key_is_rejected() -> None:
@@ -300,8 +301,9 @@ def test_tampered_sealed_key_is_rejected() -> None:
     sealed = content.sealed[1]
     changed = bytearray(sealed.ciphertext)
     changed[0] ^= 0x01
-    tampered = dataclasses.replace(
-        content, sealed=(content.sealed[0], dataclasses.replace(sealed, ciphertext=bytes(changed)))
+    tampered = replace(
+        content,
+        sealed=(content.sealed[0], replace(sealed, ciphertext=bytes(changed))),
     )
     with pytest.raises(CommitRejected):
         ks.open_epoch_secret(tampered, 2, keys[2])

@@ -19,22 +19,30 @@ from relaydesk.protocol.messages import (
     MESSAGE_CLASSES,
     U32,
     U64,
+    Admit,
     Chat,
     CommitContent,
     EndReason,
-    Fields,
     Hello,
     InputEvent,
     InputKind,
     Ping,
+    Point,
+    Record,
     RevokeReason,
+    Role,
+    Roster,
+    RosterEntry,
     SealedKey,
+    Tile,
+    Waiting,
+    WaitReason,
     decode,
     encode,
     pack,
     unpack,
 )
-from relaydesk.protocol.tickets import Ticket
+from relaydesk.protocol.tickets import SignedTicket, Ticket
 
 ALL_TYPES = list(FrameType)
 CLASSES = list(MESSAGE_CLASSES.values())
@@ -94,15 +102,65 @@ def flatten(value: Any) -> list[Any]:
 
 @given(st.one_of(sts.commit_contents, sts.sealed_keys, sts.tickets))
 def test_round_trip_of_signed_structures(value: CommitContent | SealedKey | Ticket) -> None:
-    fields = unpack(pack(value.to_fields()), limits.MAX_CONTROL_BODY, "test")
-    assert type(value).from_fields(fields) == value
-    fields.done()
+    body = pack(value)
+    assert body == pack(value.to_fields())  # the record is the array of its fields
+    assert unpack(body, type(value), "test") == value
+
+
+# Every record with a default is a whole body (messages, ticket contents): the decoder
+# checks their field count itself. Records nested in others must have no defaults, or a
+# missing trailing field would be filled in silently.
+NESTED_RECORDS = [RosterEntry, SealedKey, Tile, Point, SignedTicket]
+
+
+@pytest.mark.parametrize("cls", NESTED_RECORDS, ids=class_id)
+def test_nested_records_have_no_defaults(cls: type[Record]) -> None:
+    assert cls.__struct_defaults__ == ()
+
+
+def test_records_are_frozen_array_like_and_strict() -> None:
+    for cls in [*CLASSES, *NESTED_RECORDS, CommitContent, Ticket]:
+        config = cls.__struct_config__
+        assert (config.array_like, config.frozen, config.forbid_unknown_fields) == (True,) * 3
 
 
 def test_enumerations_decode_to_their_enum_members() -> None:
     event = decode(FrameType.INPUT_EVENT, encode(InputEvent(InputKind.TEXT, text="hé")))
     assert isinstance(event, InputEvent)
     assert event.kind is InputKind.TEXT
+
+
+def test_lobby_messages_on_the_wire() -> None:
+    """ADMIT [member_id, admitted]; WAITING [[member_id, role, ticket], reason]; the
+    ROSTER's lobby is its last field (docs/protocol.md §3.2, §3.20, §3.21)."""
+    entry = RosterEntry(4, Role.PARTICIPANT, b"ticket")
+    assert encode(Admit(4, True)) == pack([4, True])
+    assert encode(Admit(4, False)) == pack([4, False])
+    assert encode(Waiting(entry, WaitReason.APPROVAL)) == pack([[4, 2, b"ticket"], 1])
+    assert encode(Waiting(entry, WaitReason.HOST_ABSENT)) == pack([[4, 2, b"ticket"], 2])
+    assert (WaitReason.APPROVAL, WaitReason.HOST_ABSENT) == (1, 2)
+    assert (FrameType.ADMIT, FrameType.WAITING) == (0x15, 0x16)
+    roster = Roster(1, (), 0, 0, False, 3)
+    assert roster.lobby == ()  # the default keeps old call sites working
+    assert encode(roster) == pack([1, [], 0, 0, False, 3, []])
+    waiting = Roster(1, (), 0, 0, True, 3, (entry,))
+    assert encode(waiting) == pack([1, [], 0, 0, True, 3, [[4, 2, b"ticket"]]])
+    assert decode(FrameType.ROSTER, encode(waiting)) == waiting
+
+
+def test_lobby_messages_match_positionally() -> None:
+    entry = RosterEntry(4, Role.PARTICIPANT, b"ticket")
+    match decode(FrameType.ADMIT, pack([7, False])):
+        case Admit(member_id, admitted):
+            assert (member_id, admitted) == (7, False)
+        case _:
+            pytest.fail("not an Admit")
+    match decode(FrameType.WAITING, encode(Waiting(entry, WaitReason.HOST_ABSENT))):
+        case Waiting(RosterEntry(member_id, role, _), reason):
+            assert (member_id, role, reason) == (4, Role.PARTICIPANT, WaitReason.HOST_ABSENT)
+            assert reason is WaitReason.HOST_ABSENT
+        case _:
+            pytest.fail("not a Waiting")
 
 
 # Arbitrary input ----------------------------------------------------------------------
@@ -203,7 +261,9 @@ def test_extra_and_missing_fields_are_refused(cls: type[Any], data: st.DataObjec
 def test_nested_records_must_have_exactly_their_fields() -> None:
     """Roster entries, tiles and points are field arrays too: no extra, none missing."""
     cases = [
-        (FrameType.ROSTER, [1, [[1, 1, b""]], 0, 0, False, 0], (1, 0)),
+        (FrameType.ROSTER, [1, [[1, 1, b""]], 0, 0, False, 0, []], (1, 0)),
+        (FrameType.ROSTER, [1, [], 0, 0, False, 0, [[1, 1, b""]]], (6, 0)),
+        (FrameType.WAITING, [[1, 1, b""], 1], (0,)),
         (FrameType.MEMBER_JOINED, [1, 1, b""], ()),
         (FrameType.SCREEN_UPDATE, [1, 1, True, [[0, 0, 1, 1, 0, b""]]], (3, 0)),
         (FrameType.ANNOTATION, [0, 0, 1, [[0, 0], [1, 1]], False], (3, 1)),
@@ -217,10 +277,10 @@ def test_nested_records_must_have_exactly_their_fields() -> None:
                 decode(frame_type, body)
 
 
-def test_maps_are_refused_by_the_unpacker() -> None:
-    """Even where a later type check would refuse them, maps are never built."""
+def test_maps_are_refused() -> None:
+    """No field is a map: a map anywhere is refused, whatever it announces."""
     for body in (b"\x81\xa1a\x00", b"\x91\x81\xa1a\x00", b"\x91\xdf\xff\xff\xff\xff"):
-        with pytest.raises(MessageError, match="not a valid encoding"):
+        with pytest.raises(MessageError, match=r"(an array of fields|Expected int), got object"):
             decode(FrameType.PING, body)
 
 
@@ -237,7 +297,7 @@ TILE = [0, 0, 1, 1, 0, b""]
 ENTRY = [1, 1, b""]
 BASELINES: dict[FrameType, list[Any]] = {
     FrameType.HELLO: [b"ticket"],
-    FrameType.ROSTER: [1, [ENTRY], 0, 0, False, 0],
+    FrameType.ROSTER: [1, [ENTRY], 0, 0, False, 0, [ENTRY]],
     FrameType.MEMBER_LEFT: [1, 1],
     FrameType.ROLE_CHANGE: [1, 1],
     FrameType.CONSENT_PROMPT: [1, 1],
@@ -249,6 +309,8 @@ BASELINES: dict[FrameType, list[Any]] = {
     FrameType.ERROR: [4000, "text"],
     FrameType.PING: [0],
     FrameType.REFRESH: [0],
+    FrameType.ADMIT: [1, True],
+    FrameType.WAITING: [ENTRY, 1],
     FrameType.SCREEN_UPDATE: [1, 1, True, [TILE]],
     FrameType.CURSOR: [0, 0, True],
     FrameType.INPUT_EVENT: [1, 0, 0, 0, False, 0, 0, 0, 0, ""],
@@ -272,6 +334,16 @@ LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
     (FrameType.ROSTER, (1,), [ENTRY] * limits.MAX_MEMBERS, [ENTRY] * (limits.MAX_MEMBERS + 1)),
     (FrameType.ROSTER, (5,), U32, U32 + 1),
     (FrameType.ROSTER, (5,), 0, -1),
+    (FrameType.ROSTER, (6,), [ENTRY] * limits.MAX_MEMBERS, [ENTRY] * (limits.MAX_MEMBERS + 1)),
+    (FrameType.ROSTER, (6, 0, 0), 1, 0),
+    (FrameType.ROSTER, (6, 0, 1), 2, 3),
+    (FrameType.ADMIT, (0,), MAX_MEMBER_ID, MAX_MEMBER_ID + 1),
+    (FrameType.ADMIT, (0,), 1, 0),
+    (FrameType.WAITING, (0, 0), MAX_MEMBER_ID, 0),
+    (FrameType.WAITING, (0, 1), 2, 3),
+    (FrameType.WAITING, (0, 2), bytes(limits.MAX_TICKET_BYTES), bytes(limits.MAX_TICKET_BYTES + 1)),
+    (FrameType.WAITING, (1,), 2, 3),
+    (FrameType.WAITING, (1,), 1, 0),
     (FrameType.MEMBER_LEFT, (1,), 3, 4),
     (FrameType.ROLE_CHANGE, (0,), MAX_MEMBER_ID, MAX_MEMBER_ID + 1),
     (FrameType.CONSENT_PROMPT, (0,), 2, 3),
@@ -359,16 +431,17 @@ def test_every_baseline_decodes() -> None:
 )
 def test_announced_sizes_are_refused_before_buffering(frame_type: FrameType, header: bytes) -> None:
     """A huge announced length with no data behind it is refused at once."""
-    body = b"\x91" + header + b"\xff\xff\xff\xff"
-    with pytest.raises(MessageError, match="not a valid encoding"):
+    fields = pack(BASELINES.get(frame_type, ["x"]))
+    body = fields[:1] + header + b"\xff\xff\xff\xff"  # the first field: 2^32 - 1 long
+    with pytest.raises(MessageError):
         decode(frame_type, body)
 
 
-def test_strings_and_binaries_above_the_frame_limit_are_refused_by_the_unpacker() -> None:
+def test_strings_and_binaries_above_the_frame_limit_are_refused() -> None:
     big = limits.MAX_CONTROL_BODY + 1
-    with pytest.raises(MessageError, match="not a valid encoding"):
+    with pytest.raises(MessageError, match=r"length <= 4096 \(field 0\)"):
         decode(FrameType.HELLO, pack([bytes(big)]))
-    with pytest.raises(MessageError, match="not a valid encoding"):
+    with pytest.raises(MessageError, match=r"length <= 500 \(field 1\)"):
         decode(FrameType.ERROR, pack([1, "x" * big]))
 
 
@@ -407,8 +480,32 @@ def test_same_fields_of_another_type() -> None:
     assert decode(FrameType.HELLO, encode(Hello(b"ticket"))) == Hello(b"ticket")
 
 
-def test_fields_reports_position() -> None:
-    fields = Fields([1, "two"], "TEST")
-    assert fields.integer() == 1
-    with pytest.raises(MessageError, match="TEST: field 1 must be an integer"):
-        fields.integer()
+def test_errors_report_the_type_and_the_position() -> None:
+    with pytest.raises(MessageError, match=r"^ERROR: Expected int, got str \(field 0\)$"):
+        decode(FrameType.ERROR, pack(["two", "x"]))
+    with pytest.raises(MessageError, match=r"^ROSTER: missing field 2 \(field 1\.0\)$"):
+        decode(FrameType.ROSTER, pack([1, [[1, 1]], 0, 0, False, 0, []]))
+    with pytest.raises(MessageError, match=r"^ROSTER: 1 unexpected fields \(field 6\.0\)$"):
+        decode(FrameType.ROSTER, pack([1, [], 0, 0, False, 0, [[1, 1, b"", 0]]]))
+    with pytest.raises(MessageError, match=r"^END: Invalid enum value 9 \(field 0\)$"):
+        decode(FrameType.END, pack([9]))
+    with pytest.raises(MessageError, match=r"^FILE_CHUNK: sha256 is empty or 32 bytes$"):
+        decode(FrameType.FILE_CHUNK, pack([0, 0, b"", "", 0, bytes(5)]))
+    with pytest.raises(MessageError, match=r"^PING: expected an array of fields, got int$"):
+        decode(FrameType.PING, pack(5))
+    with pytest.raises(MessageError, match=r"^PING: not a valid encoding \("):
+        decode(FrameType.PING, b"")
+
+
+def test_only_message_error_escapes_for_what_msgspec_refuses() -> None:
+    """msgspec's own errors (and ValueError from a record's checks) never escape."""
+    for frame_type, body in [
+        (FrameType.FILE_CHUNK, pack([0, 0, b"", "", 0, bytes(31)])),
+        (FrameType.PING, b"\xc1"),
+        (FrameType.CHAT, b"\x91\xa2\xc3\x28"),
+        (FrameType.PING, b"\x91\xd7\xff" + bytes(8)),
+    ]:
+        with pytest.raises(MessageError) as error:
+            decode(frame_type, body)
+        assert type(error.value) is MessageError
+        assert error.value.__cause__ is None and error.value.__suppress_context__

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 import strategies as sts
 from relaydesk.errors import (
@@ -17,7 +16,15 @@ from relaydesk.errors import (
     TicketWrongSession,
 )
 from relaydesk.protocol.messages import Role, pack
-from relaydesk.protocol.tickets import TICKET_LABEL, Ticket, read_ticket, sign_ticket, verify_ticket
+from relaydesk.protocol.tickets import (
+    TICKET_LABEL,
+    TICKET_VERSION,
+    Ticket,
+    TicketRule,
+    read_ticket,
+    sign_ticket,
+    verify_ticket,
+)
 
 UID = bytes.fromhex("00112233445566778899aabbccddeeff")
 NOW = 1_800_000_000
@@ -50,6 +57,20 @@ def test_sign_verify_round_trip(ticket: Ticket) -> None:
     content, signature, parsed = read_ticket(blob)
     assert parsed == ticket
     BROKER.public_key().verify(signature, TICKET_LABEL + content)  # an independent check
+
+
+def test_version_2_carries_email_and_rules() -> None:
+    assert TICKET_VERSION == 2
+    assert (TICKET.email, TICKET.rules) == ("", TicketRule(0))  # the defaults
+    assert TICKET.to_fields()[0] == 2 and TICKET.to_fields()[-2:] == ["", 0]
+    rules = TicketRule.WAIT_IN_LOBBY | TicketRule.JOIN_BEFORE_HOST
+    ticket = replace(TICKET, email="zoe@example.org", rules=rules)
+    checked = verify(sign_ticket(ticket, BROKER))
+    assert checked == ticket
+    assert TicketRule.WAIT_IN_LOBBY in checked.rules
+    assert TicketRule.TWO_PARTY not in checked.rules
+    assert isinstance(checked.rules, TicketRule)
+    assert [int(r) for r in TicketRule] == [1, 2, 4]
 
 
 def test_valid_ticket_until_expiry() -> None:
@@ -88,7 +109,7 @@ def test_signature_covers_every_byte_of_the_content() -> None:
 def test_changed_field_with_the_old_signature() -> None:
     _, signature, _ = read_ticket(sign_ticket(TICKET, BROKER))
     for changes in ({"role": Role.HOST}, {"member_id": 4}, {"ed25519": bytes(32)}):
-        forged = dataclasses.replace(TICKET, **changes)
+        forged = replace(TICKET, **changes)
         with pytest.raises(TicketSignatureInvalid):
             verify(pack([pack(forged.to_fields()), signature]))
 
@@ -129,12 +150,20 @@ def test_forged_and_expired_reports_the_forgery() -> None:
         pack([b"content", bytes(63)]),
         pack(["content", bytes(64)]),
         pack([pack([1, UID]), bytes(64)]),
-        pack([pack([2, *TICKET.to_fields()[1:]]), bytes(64)]),
+        pack([pack([3, *TICKET.to_fields()[1:]]), bytes(64)]),
+        pack([pack([1, *TICKET.to_fields()[1:9]]), bytes(64)]),
         pack([pack([*TICKET.to_fields(), 0]), bytes(64)]),
-        pack([pack(dataclasses.replace(TICKET, display_name="").to_fields()), bytes(64)]),
-        pack([pack(dataclasses.replace(TICKET, member_id=0).to_fields()), bytes(64)]),
-        pack([pack(dataclasses.replace(TICKET, x25519=bytes(31)).to_fields()), bytes(64)]),
-        pack([pack(dataclasses.replace(TICKET, display_name="x" * 65).to_fields()), bytes(64)]),
+        pack([pack(TICKET.to_fields()[:-1]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-1], 8]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-1], 0x80000000]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-1], -1]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-1], True]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-2], "e" * 255, 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-2], b"", 0]), bytes(64)]),
+        pack([pack(replace(TICKET, display_name="").to_fields()), bytes(64)]),
+        pack([pack(replace(TICKET, member_id=0).to_fields()), bytes(64)]),
+        pack([pack(replace(TICKET, x25519=bytes(31)).to_fields()), bytes(64)]),
+        pack([pack(replace(TICKET, display_name="x" * 65).to_fields()), bytes(64)]),
         pack([bytes(4097), bytes(64)]),
     ],
     ids=[
@@ -146,8 +175,16 @@ def test_forged_and_expired_reports_the_forgery() -> None:
         "short-signature",
         "content-as-text",
         "short-content",
-        "version-2",
+        "version-3",
+        "version-1",
         "extra-field",
+        "no-rules",
+        "unknown-rule",
+        "high-rule-bit",
+        "negative-rules",
+        "rules-as-bool",
+        "long-email",
+        "email-as-binary",
         "empty-name",
         "member-0",
         "short-key",

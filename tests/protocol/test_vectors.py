@@ -493,6 +493,8 @@ def test_roster_hash_vectors(case: dict[str, Any]) -> None:
                 "role": "PARTICIPANT",
                 "relay": "",
                 "expires_at": 0,
+                "email": "",
+                "rules": 0,
                 **member,
             }
         )

@@ -14,7 +14,6 @@ wire format or the cryptography: say so in docs/protocol.md and in the commit me
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import struct
@@ -26,6 +25,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from msgspec.structs import replace
 
 from relaydesk import limits
 from relaydesk.protocol import hpke
@@ -46,6 +46,7 @@ from relaydesk.protocol.frames import (
 from relaydesk.protocol.messages import (
     U32,
     U64,
+    Admit,
     Annotation,
     Chat,
     ConsentAnswer,
@@ -84,11 +85,19 @@ from relaydesk.protocol.messages import (
     ScreenUpdate,
     Tile,
     TileEncoding,
+    Waiting,
+    WaitReason,
     decode,
     encode,
     pack,
 )
-from relaydesk.protocol.tickets import TICKET_LABEL, TICKET_VERSION, Ticket, sign_ticket
+from relaydesk.protocol.tickets import (
+    TICKET_LABEL,
+    TICKET_VERSION,
+    Ticket,
+    TicketRule,
+    sign_ticket,
+)
 
 VECTORS_DIR = Path(__file__).resolve().parent
 MAX_SAFE_INTEGER = 2**53 - 1  # JavaScript's Number.MAX_SAFE_INTEGER
@@ -198,6 +207,9 @@ def ticket_json(ticket: Ticket) -> dict[str, Any]:
         "ed25519": ticket.ed25519.hex(),
         "relay": ticket.relay,
         "expires_at": number(ticket.expires_at),
+        "email": ticket.email,
+        "rules": int(ticket.rules),
+        "rule_names": [rule.name for rule in TicketRule if rule in ticket.rules],
     }
 
 
@@ -211,6 +223,8 @@ def ticket_from_json(data: dict[str, Any]) -> Ticket:
         ed25519=bytes.fromhex(data["ed25519"]),
         relay=data["relay"],
         expires_at=int(data["expires_at"]),
+        email=data["email"],
+        rules=TicketRule(data["rules"]),
     )
 
 
@@ -278,7 +292,7 @@ def frames_vectors() -> dict[str, Any]:
         ("version 0", patched(0, b"\x00"), "FrameError"),
         ("version 2", patched(0, b"\x02"), "FrameError"),
         ("unknown type 0x00", patched(1, b"\x00"), "FrameError"),
-        ("unknown type 0x15", patched(1, b"\x15"), "FrameError"),
+        ("unknown type 0x17", patched(1, b"\x17"), "FrameError"),
         ("unknown type 0x3f", patched(1, b"\x3f"), "FrameError"),
         ("unknown type 0x49", patched(1, b"\x49"), "FrameError"),
         ("unknown type 0xff", patched(1, b"\xff"), "FrameError"),
@@ -344,6 +358,7 @@ def frames_vectors() -> dict[str, Any]:
 def message_samples(rng: Callable[[int], bytes]) -> list[tuple[str, Any]]:
     """One or more messages of every type, edge values included."""
     entry = RosterEntry(3, Role.PARTICIPANT, rng(40))
+    waiting = RosterEntry(4, Role.PARTICIPANT, bytes(range(20)))  # no draw: later ones keep
     return [
         ("ticket", Hello(rng(24))),
         (
@@ -355,11 +370,12 @@ def message_samples(rng: Callable[[int], bytes]) -> list[tuple[str, Any]]:
                 control_holder=0,
                 locked=False,
                 epoch=7,
+                lobby=(waiting,),
             ),
         ),
         (
             "empty roster, largest ids",
-            Roster(MAX_MEMBER_ID, (), MAX_MEMBER_ID, 0, True, 0xFFFFFFFF),
+            Roster(MAX_MEMBER_ID, (), MAX_MEMBER_ID, 0, True, 0xFFFFFFFF, ()),
         ),
         ("member joined", MemberJoined(entry)),
         ("member expelled", MemberLeft(4, LeaveReason.EXPELLED)),
@@ -380,6 +396,10 @@ def message_samples(rng: Callable[[int], bytes]) -> list[tuple[str, Any]]:
         ("pong", Pong(0x1234)),
         ("refresh for a member", Refresh(4)),
         ("refresh asked by a viewer", Refresh(0)),
+        ("admit", Admit(4, True)),
+        ("refuse entry", Admit(MAX_MEMBER_ID, False)),
+        ("waiting for approval", Waiting(waiting, WaitReason.APPROVAL)),
+        ("waiting for a host", Waiting(entry, WaitReason.HOST_ABSENT)),
         (
             "screen update",
             ScreenUpdate(
@@ -453,6 +473,12 @@ def messages_vectors() -> dict[str, Any]:
         ("a tile with a missing field", FrameType.SCREEN_UPDATE, [1, 1, True, [[0, 0, 1, 1, 0]]]),
         ("a point with an extra field", FrameType.ANNOTATION, [0, 0, 1, [[0, 0, 0]], False]),
         ("roster without its epoch", FrameType.ROSTER, [1, [], 0, 0, False]),
+        ("roster without its lobby", FrameType.ROSTER, [1, [], 0, 0, False, 0]),
+        ("admit with 1 for a boolean", FrameType.ADMIT, [4, 1]),
+        ("admit of member 0", FrameType.ADMIT, [0, True]),
+        ("waiting: entry fields not nested", FrameType.WAITING, [4, 2, b"", 1]),
+        ("waiting: unknown reason", FrameType.WAITING, [[4, 2, b""], 3]),
+        ("waiting without its reason", FrameType.WAITING, [[4, 2, b""]]),
     ]
     invalid = [
         {"name": name, "type": frame_type.name, "body": pack(fields).hex(), "error": "MessageError"}
@@ -671,10 +697,14 @@ def tickets_vectors() -> dict[str, Any]:
     other_broker = Ed25519PrivateKey.from_private_bytes(rng(32))
     tickets = [
         Ticket(SESSION_UID, 1, "Hélène", Role.HOST, rng(32), rng(32), RELAY_URL, EXPIRES_AT),
-        Ticket(SESSION_UID, 2, "李雷", Role.PARTICIPANT, rng(32), rng(32), RELAY_URL, EXPIRES_AT),
+        Ticket(
+            SESSION_UID, 2, "李雷", Role.PARTICIPANT, rng(32), rng(32), RELAY_URL, EXPIRES_AT,
+            email="li.lei@example.org", rules=TicketRule.WAIT_IN_LOBBY | TicketRule.TWO_PARTY,
+        ),
         Ticket(
             SESSION_UID, MAX_MEMBER_ID, "x" * limits.MAX_DISPLAY_NAME_CHARS, Role.PARTICIPANT,
-            rng(32), rng(32), "", U64,
+            rng(32), rng(32), "", U64, email="y" * limits.MAX_EMAIL_CHARS,
+            rules=TicketRule.WAIT_IN_LOBBY | TicketRule.TWO_PARTY | TicketRule.JOIN_BEFORE_HOST,
         ),
     ]  # fmt: skip
     valid = []
@@ -697,7 +727,12 @@ def tickets_vectors() -> dict[str, Any]:
     flipped_content[-10] ^= 0x01
     flipped_signature = bytearray(signature)
     flipped_signature[0] ^= 0x80
-    version_two = pack([TICKET_VERSION + 1, *base.to_fields()[1:]])
+    base_fields = base.to_fields()
+    version_one = pack([1, *base_fields[1:9]])  # before email and rules were added
+
+    def signed(fields: list[Any]) -> bytes:
+        content = pack(fields)
+        return pack([content, broker.sign(TICKET_LABEL + content)])
 
     def check(
         name: str,
@@ -736,8 +771,16 @@ def tickets_vectors() -> dict[str, Any]:
         check("forged and expired: the signature is checked first",
               pack([content, bytes(flipped_signature)]), "TicketSignatureInvalid",
               now=EXPIRES_AT),
-        check("ticket version 2, properly signed",
-              pack([version_two, broker.sign(TICKET_LABEL + version_two)]), "TicketError"),
+        check("ticket version 1, properly signed",
+              pack([version_one, broker.sign(TICKET_LABEL + version_one)]), "TicketError"),
+        check("ticket version 3, properly signed",
+              signed([TICKET_VERSION + 1, *base_fields[1:]]), "TicketError"),
+        check("an unknown rule bit, properly signed",
+              signed([*base_fields[:-1], 8]), "TicketError"),
+        check("rules missing, properly signed", signed(base_fields[:-1]), "TicketError"),
+        check("e-mail of 255 characters, properly signed",
+              signed([*base_fields[:-2], "e" * (limits.MAX_EMAIL_CHARS + 1), 0]),
+              "TicketError"),
         check("not MessagePack", b"\xc1garbage", "TicketError"),
         check("truncated", blob[:-1], "TicketError"),
         check("signature of 63 bytes", pack([content, signature[:63]]), "TicketError"),
@@ -745,12 +788,14 @@ def tickets_vectors() -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "description": (
-            "Join tickets (docs/protocol.md §7): content = MessagePack [version 1, session uid, "
+            "Join tickets (docs/protocol.md §7): content = MessagePack [version 2, session uid, "
             "member id, display name, role, x25519 public, ed25519 public, relay url, "
-            "expires_at]; signature = Ed25519(broker, 'relaydesk/v1 ticket' || content); "
-            "ticket = MessagePack [content, signature]. 'checks': verify with the broker "
-            "public key at 'now', for 'session_uid' (null: any), expecting 'error' (null: "
-            "accepted). Checks run in this order: format, signature, session, expiry."
+            "expires_at, email, rules]; rules is a u32 of TicketRule bits (WAIT_IN_LOBBY 1, "
+            "TWO_PARTY 2, JOIN_BEFORE_HOST 4; any other bit is refused); signature = "
+            "Ed25519(broker, 'relaydesk/v1 ticket' || content); ticket = MessagePack "
+            "[content, signature]. 'checks': verify with the broker public key at 'now', for "
+            "'session_uid' (null: any), expecting 'error' (null: accepted). Checks run in "
+            "this order: format, signature, session, expiry."
         ),
         "label": TICKET_LABEL.decode(),
         "broker_private": ed25519_private(broker),
@@ -1008,9 +1053,9 @@ def security_code_vectors() -> dict[str, Any]:
 
     honest = [ticket(1, "Hélène", Role.HOST), ticket(2, "Bob"), ticket(5, "李雷")]
     bob = honest[1]
-    substituted = [honest[0], dataclasses.replace(bob, x25519=rng(32)), honest[2]]
-    resigned = [honest[0], dataclasses.replace(bob, ed25519=rng(32)), honest[2]]
-    renamed = [honest[0], dataclasses.replace(bob, display_name="Bob "), honest[2]]
+    substituted = [honest[0], replace(bob, x25519=rng(32)), honest[2]]
+    resigned = [honest[0], replace(bob, ed25519=rng(32)), honest[2]]
+    renamed = [honest[0], replace(bob, display_name="Bob "), honest[2]]
     ghost = [*honest, ticket(6, "Bob")]
     rosters = [
         ("honest", honest),

@@ -185,6 +185,65 @@ test("join before host: the lowest member id leads", async () => {
   assert.throws(() => ks.expectedLeader([]), exactly(CommitRejected));
 });
 
+/** The relay's ROLE_CHANGE reaches every listed member. */
+function announceRole(members, memberId, role) {
+  for (const member of members) member.e2e.setRole(memberId, role);
+}
+
+test("host handover: the key leader follows the CURRENT host, who starts a new epoch", async () => {
+  const { alice, bob, carol } = await threeInEpochOne();
+  const everyone = [alice, bob, carol];
+  const oldCode = alice.e2e.securityCode;
+  announceRole(everyone, 2, HOST); // ROLE_CHANGE(bob, HOST)
+  assert.ok(alice.e2e.isLeader); // two hosts: the lowest id leads
+  assert.ok(!bob.e2e.needsRekey(NOW) && !alice.e2e.needsRekey(NOW));
+  announceRole(everyone, 1, Role.PARTICIPANT); // ROLE_CHANGE(alice, PARTICIPANT)
+  assert.deepEqual(
+    everyone.map((m) => m.e2e.leader),
+    [2, 2, 2],
+  );
+  assert.equal(bob.e2e.role(1), Role.PARTICIPANT);
+  // the current epoch was made by another leader: only the new host must start one
+  assert.ok(bob.e2e.needsRekey(NOW));
+  assert.ok(!alice.e2e.needsRekey(NOW) && !carol.e2e.needsRekey(NOW));
+  await assert.rejects(alice.e2e.startEpoch(randomBytes, NOW), exactly(CommitRejected));
+  const frame = await rekey(bob, [alice, carol]);
+  assert.equal(frame.header.epoch, 2);
+  assert.equal(carol.e2e.current.leader, 2);
+  assert.equal(new Set(everyone.map((m) => m.e2e.securityCode)).size, 1);
+  assert.notEqual(bob.e2e.securityCode, oldCode); // a new leader key: a new code
+  assert.ok(!bob.e2e.needsRekey(NOW));
+  assert.equal((await alice.e2e.open(await bob.e2e.seal(chat("mine now")), NOW)).text, "mine now");
+});
+
+test("a commit by a host whose role was taken away is refused", async () => {
+  const { alice, bob, carol } = await threeInEpochOne();
+  announceRole([bob, carol], 5, HOST);
+  announceRole([bob, carol], 1, Role.PARTICIPANT);
+  alice.e2e.setRole(5, HOST); // alice learns only of the first change: she still leads
+  assert.ok(alice.e2e.isLeader);
+  const stale = await alice.e2e.startEpoch(randomBytes, NOW);
+  await assert.rejects(deliverCommit(bob.e2e, stale), exactly(CommitRejected));
+  assert.ok(carol.e2e.isLeader && carol.e2e.needsRekey(NOW));
+});
+
+test("addMember takes the role the relay announces; setRole ignores unknown members", async () => {
+  const { members } = await makeSession([{ id: 3 }, { id: 4 }, { id: 8 }], { join: false });
+  const view = members[4].e2e;
+  await view.addMember(members[4].blob, NOW);
+  await view.addMember(members[8].blob, NOW, HOST); // a participant by ticket, host now
+  assert.equal(view.leader, 8);
+  await view.addMember(members[3].blob, NOW, Role.PARTICIPANT);
+  assert.equal(view.leader, 8);
+  await view.addMember(members[8].blob, NOW); // undefined: the ticket's role again
+  assert.equal(view.leader, 3);
+  view.setRole(99, HOST);
+  assert.equal(view.leader, 3);
+  assert.equal(view.role(99), undefined);
+  assert.equal(ks.expectedLeader(new Map([[7, Role.PARTICIPANT], [3, HOST], [9, HOST]])), 3);
+  assert.equal(ks.expectedLeader([[7, Role.PARTICIPANT], [3, Role.PARTICIPANT]]), 3);
+});
+
 test("local misuse: seal before an epoch, a control message, startEpoch by a non-leader", async () => {
   const { members } = await makeSession([{ id: 1, role: HOST }, { id: 2 }]);
   await assert.rejects(members[1].e2e.seal(chat("too early")), exactly(NoEpochKey));

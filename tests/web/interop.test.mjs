@@ -25,7 +25,7 @@ import {
 import { pack } from "../../src/relaydesk/web/static/js/protocol/msgpack.js";
 import { MemberKeys } from "../../src/relaydesk/web/static/js/protocol/keys.js";
 import { EndToEnd } from "../../src/relaydesk/web/static/js/protocol/e2e.js";
-import { readTicket } from "../../src/relaydesk/web/static/js/protocol/tickets.js";
+import { TICKET_VERSION, readTicket } from "../../src/relaydesk/web/static/js/protocol/tickets.js";
 import { randomBytes } from "../../src/relaydesk/web/static/js/protocol/primitives.js";
 import { ReplayDetected } from "../../src/relaydesk/web/static/js/protocol/errors.js";
 import { REPO, fromTyped, h, load, prng, toHex, toTyped } from "./helpers.mjs";
@@ -351,7 +351,7 @@ test("parseFrame and readTicket agree with Python on mutated vectors", async () 
       const { ticket } = readTicket(h(hex));
       mine = {
         fields: toTyped([
-          1,
+          TICKET_VERSION,
           ticket.sessionUid,
           ticket.memberId,
           ticket.displayName,
@@ -360,6 +360,8 @@ test("parseFrame and readTicket agree with Python on mutated vectors", async () 
           ticket.ed25519,
           ticket.relay,
           ticket.expiresAt,
+          ticket.email,
+          ticket.rules,
         ]),
       };
       if (typeof ticket.expiresAt === "number") mine.fields[8] = ticket.expiresAt;

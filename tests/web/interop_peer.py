@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,36 +24,12 @@ from relaydesk.errors import RelaydeskError
 from relaydesk.protocol import keys as ks
 from relaydesk.protocol.e2e import EndToEnd
 from relaydesk.protocol.frames import Flags, Frame, FrameType
-from relaydesk.protocol.messages import MESSAGE_CLASSES, Fields, KeyCommit, Role, decode
+from relaydesk.protocol.messages import KeyCommit, Role, decode, pack
 from relaydesk.protocol.tickets import Ticket, read_ticket, sign_ticket
 
-MAX_SAFE_INTEGER = 2**53 - 1
-RELAY_URL = "wss://relay.example.org/relay"
-
-
-def to_json(value: Any) -> Any:
-    """A MessagePack field value as typed JSON (tests/vectors/README.md)."""
-    if isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        return int(value) if abs(value) <= MAX_SAFE_INTEGER else {"int": str(value)}
-    if isinstance(value, bytes):
-        return {"bin": value.hex()}
-    if isinstance(value, list | tuple):
-        return [to_json(item) for item in value]
-    raise TypeError(f"no JSON form for {type(value).__name__}")
-
-
-def from_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"bin"}:
-            return bytes.fromhex(value["bin"])
-        if set(value) == {"int"}:
-            return int(value["int"])
-        raise ValueError(f"unknown typed value {value}")
-    if isinstance(value, list):
-        return [from_json(item) for item in value]
-    return value
+# Run as a script (sys.path[0] is tests/web): the typed JSON helpers live with the vectors.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+from vectors.generate import RELAY_URL, from_json, to_json
 
 
 def outcome(error: Exception) -> dict[str, Any]:
@@ -112,9 +89,7 @@ class Peer:
 
     def seal(self, request: dict[str, Any]) -> dict[str, Any]:
         frame_type = FrameType[request["type"]]
-        fields = Fields(from_json(request["fields"]), frame_type.name)
-        message = MESSAGE_CLASSES[frame_type].from_fields(fields)
-        fields.done()
+        message = decode(frame_type, pack(from_json(request["fields"])))
         frame = self.member.seal(
             message,  # type: ignore[arg-type]
             request["target"],

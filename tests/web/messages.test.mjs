@@ -9,6 +9,8 @@ import {
   InputKind,
   LeaveReason,
   Modifier,
+  Role,
+  WaitReason,
   TileEncoding,
   controlFrame,
   decodeCommitContent,
@@ -57,7 +59,7 @@ for (const vector of V.invalid) {
   });
 }
 
-test("the encoded examples of §3.20, §4.2 and §4.3", () => {
+test("the encoded examples of §3.22, §4.2 and §4.3", () => {
   const examples = [
     [{ type: FrameType.PING, nonce: 1 }, "9101"],
     [{ type: FrameType.PONG, nonce: 300 }, "91cd012c"],
@@ -65,6 +67,7 @@ test("the encoded examples of §3.20, §4.2 and §4.3", () => {
     [{ type: FrameType.CONTROL_REQUEST }, "90"],
     [{ type: FrameType.MEMBER_LEFT, memberId: 7, reason: LeaveReason.EXPELLED }, "920702"],
     [{ type: FrameType.ERROR, code: 4004, text: "no" }, "92cd0fa4a26e6f"],
+    [{ type: FrameType.ADMIT, memberId: 4, admitted: true }, "9204c3"],
     [
       { type: FrameType.INPUT_EVENT, kind: InputKind.WHEEL, x: 10, y: 20, dy: -3 },
       "9a030a1400c200fd0000a0",
@@ -210,6 +213,61 @@ test("a roster of 1024 entries fits; 1025 do not", () => {
   const fields = messageToFields(roster(1));
   fields[1] = Array(1025).fill([1, 1, new Uint8Array(0)]);
   assert.throws(() => decodeMessage(FrameType.ROSTER, pack(fields)), exactly(MessageError));
+});
+
+test("lobby messages: ADMIT, WAITING and the roster's lobby", () => {
+  const entry = { memberId: 4, role: Role.PARTICIPANT, ticket: new Uint8Array([1, 2]) };
+  assert.equal(FrameType.ADMIT, 0x15);
+  assert.equal(FrameType.WAITING, 0x16);
+  assert.deepEqual(WaitReason, { APPROVAL: 1, HOST_ABSENT: 2 });
+  const admit = { type: FrameType.ADMIT, memberId: 4, admitted: false };
+  assert.deepEqual(messageToFields(admit), [4, false]);
+  assert.deepEqual(decodeMessage(FrameType.ADMIT, encodeMessage(admit)), admit);
+  assert.throws(() => encodeMessage({ ...admit, admitted: 1 }), TypeError);
+  const waiting = { type: FrameType.WAITING, entry, reason: WaitReason.HOST_ABSENT };
+  assert.deepEqual(messageToFields(waiting), [[4, 2, entry.ticket], 2]);
+  assert.deepEqual(decodeMessage(FrameType.WAITING, encodeMessage(waiting)), waiting);
+  assert.throws(() => encodeMessage({ ...waiting, reason: 3 }), TypeError);
+  for (const bad of [[4, 2, entry.ticket, 2], [[4, 2], 2], [[4, 2, entry.ticket, 0], 2]]) {
+    assert.throws(() => decodeMessage(FrameType.WAITING, pack(bad)), exactly(MessageError));
+  }
+  const roster = {
+    type: FrameType.ROSTER,
+    you: 1,
+    members: [],
+    presenter: 0,
+    controlHolder: 0,
+    locked: false,
+    epoch: 0,
+  };
+  // without a lobby, encoded with an empty one (as Python's default); decoded always has one
+  assert.deepEqual(messageToFields(roster).at(-1), []);
+  const withLobby = { ...roster, lobby: [entry] };
+  assert.deepEqual(decodeMessage(FrameType.ROSTER, encodeMessage(withLobby)), withLobby);
+  const fields = messageToFields(withLobby);
+  assert.throws(
+    () => decodeMessage(FrameType.ROSTER, pack(fields.slice(0, -1))),
+    exactly(MessageError),
+  );
+});
+
+test("defaults fill what a caller leaves out, never a missing field on the wire", () => {
+  const cases = [
+    { type: FrameType.INPUT_EVENT, kind: InputKind.KEY, keysym: 0x61, pressed: true },
+    { type: FrameType.ANNOTATION, strokeId: 1, color: 0, width: 1, points: [] },
+    { type: FrameType.FILE_CHUNK, transferId: 1, offset: 0, data: new Uint8Array(1) },
+  ];
+  for (const message of cases) {
+    const fields = messageToFields(message);
+    assert.deepEqual(decodeMessage(message.type, pack(fields)), messageFromFields(message.type, fields));
+    for (let keep = 0; keep < fields.length; keep++) {
+      assert.throws(
+        () => decodeMessage(message.type, pack(fields.slice(0, keep))),
+        exactly(MessageError),
+      );
+    }
+    assert.throws(() => decodeMessage(message.type, pack([...fields, 0])), exactly(MessageError));
+  }
 });
 
 test("commit content round trip and checks", () => {

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { Role } from "../../src/relaydesk/web/static/js/protocol/messages.js";
 import {
   TICKET_LABEL,
+  TICKET_VERSION,
+  TicketRule,
   readTicket,
   sameTicket,
   signTicket,
@@ -28,6 +30,8 @@ function ticketFromJson(fields) {
     relay: fields.relay,
     expiresAt:
       typeof fields.expires_at === "string" ? BigInt(fields.expires_at) : fields.expires_at,
+    email: fields.email,
+    rules: fields.rules,
   };
 }
 
@@ -100,6 +104,28 @@ test("expiry is compared with a fractional clock and a u64 expiry", async () => 
     (await verifyTicket(forever, broker.publicKey, { now: 1e12 })).expiresAt,
     (1n << 64n) - 1n,
   );
+});
+
+test("ticket version 2: e-mail and rule bits", async () => {
+  assert.equal(TICKET_VERSION, 2);
+  assert.deepEqual(TicketRule, { WAIT_IN_LOBBY: 1, TWO_PARTY: 2, JOIN_BEFORE_HOST: 4 });
+  const broker = await importEd25519Private(h(V.broker_private));
+  const base = ticketFromJson(V.valid[0].fields);
+  const { email, rules, ...old } = base; // a caller that knows nothing of them
+  assert.deepEqual([email, rules], ["", 0]);
+  const plain = readTicket(await signTicket(old, broker.privateKey)).ticket;
+  assert.ok(sameTicket(plain, base));
+  const lobby = { ...base, email: "a@example.org", rules: TicketRule.WAIT_IN_LOBBY };
+  const read = readTicket(await signTicket(lobby, broker.privateKey)).ticket;
+  assert.deepEqual(read, lobby);
+  assert.ok(!sameTicket(read, base));
+  assert.ok(!sameTicket(read, { ...lobby, email: "b@example.org" }));
+  for (const bad of [8, 0x80000000, 2 ** 32]) {
+    const blob = await signTicket({ ...base, rules: bad }, broker.privateKey);
+    assert.throws(() => readTicket(blob), exactly(TicketError), String(bad));
+  }
+  const long = await signTicket({ ...base, email: "e".repeat(255) }, broker.privateKey);
+  assert.throws(() => readTicket(long), exactly(TicketError));
 });
 
 test("a ticket above 4096 bytes is malformed", async () => {

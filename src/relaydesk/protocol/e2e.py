@@ -26,7 +26,7 @@ from relaydesk.errors import (
 )
 from relaydesk.protocol import keys as ks
 from relaydesk.protocol.frames import EVERYONE, Channel, Flags, Frame, FrameType, Header
-from relaydesk.protocol.messages import ContentMessage, KeyCommit, decode, encode
+from relaydesk.protocol.messages import ContentMessage, KeyCommit, Role, decode, encode
 from relaydesk.protocol.tickets import Ticket, verify_ticket
 
 CONTENT_LABEL = b"relaydesk/v1 content"
@@ -68,6 +68,7 @@ class EndToEnd:
         self._broker_public = broker_public
         self._tickets: dict[int, Ticket] = {}  # every verified ticket still of use
         self._present: set[int] = set()
+        self._roles: dict[int, Role] = {}  # current roles, as the relay last announced them
         self._epochs: dict[int, Epoch] = {}  # the current epoch and at most one before it
         self.current: Epoch | None = None
         self._send_sequence: dict[Channel, int] = {}
@@ -77,8 +78,9 @@ class EndToEnd:
 
     # Roster --------------------------------------------------------------------------
 
-    def add_member(self, ticket_blob: bytes, now: float) -> Ticket:
-        """Verify a roster member's ticket against the broker key and remember it."""
+    def add_member(self, ticket_blob: bytes, now: float, role: Role | None = None) -> Ticket:
+        """Verify a roster member's ticket against the broker key and remember it, with
+        its current ``role`` as the relay announces it (None: the ticket's role)."""
         ticket = verify_ticket(
             ticket_blob, self._broker_public, now=now, session_uid=self.session_uid,
             check_expiry=False,
@@ -89,10 +91,21 @@ class EndToEnd:
             raise CommitRejected(f"member {ticket.member_id} was shown with two different keys")
         self._tickets[ticket.member_id] = ticket
         self._present.add(ticket.member_id)
+        self._roles[ticket.member_id] = ticket.role if role is None else role
         return ticket
 
     def remove_member(self, member_id: int) -> None:
         self._present.discard(member_id)
+
+    def set_role(self, member_id: int, role: Role) -> None:
+        """A ROLE_CHANGE from the relay: the key leader follows the current hosts (§6.1).
+        A member this side holds no ticket for is ignored."""
+        if member_id in self._tickets:
+            self._roles[member_id] = role
+
+    def role(self, member_id: int) -> Role:
+        """A known member's current role (KeyError for a member never added)."""
+        return self._roles[member_id]
 
     @property
     def roster(self) -> Mapping[int, Ticket]:
@@ -102,20 +115,29 @@ class EndToEnd:
         return self._tickets[member_id]
 
     @property
+    def leader(self) -> int | None:
+        """The key leader of the members present (§6.1), None when nobody is."""
+        if not self._present:
+            return None
+        return ks.expected_leader((m, self._roles[m]) for m in self._present)
+
+    @property
     def is_leader(self) -> bool:
-        return bool(self._present) and ks.expected_leader(self.roster.values()) == self.member_id
+        return self.leader == self.member_id
 
     @property
     def security_code(self) -> str | None:
         return None if self.current is None else self.current.security_code
 
     def needs_rekey(self, now: float) -> bool:
-        """The leader must start an epoch: none yet, roster changed, or it is too old."""
+        """The leader must start an epoch: none yet, roster changed, another leader made
+        the current one (the host handed over), or it is too old."""
         if not self.is_leader:
             return False
         epoch = self.current
         return (
             epoch is None
+            or epoch.leader != self.member_id
             or epoch.members != frozenset(self._present)
             or now - epoch.started_at >= limits.EPOCH_MAX_AGE_SECONDS
         )
@@ -151,8 +173,8 @@ class EndToEnd:
         """Check a commit from the relay and move to its epoch; CommitRejected otherwise."""
         if header.session_uid != self.session_uid:
             raise CommitRejected("the key commit belongs to another session")
-        leader = ks.expected_leader(self.roster.values()) if self._present else None
-        if header.sender != leader:
+        leader = self.leader
+        if leader is None or header.sender != leader:
             raise CommitRejected(f"the key commit is not from the key leader (member {leader})")
         content = ks.verify_commit(commit, self._tickets[leader])
         if content.session_uid != self.session_uid or content.epoch != header.epoch:
@@ -199,6 +221,7 @@ class EndToEnd:
         needed = self._present.union(incoming, *(e.members for e in self._epochs.values()))
         for member_id in [m for m in self._tickets if m not in needed]:
             del self._tickets[member_id]
+            self._roles.pop(member_id, None)
 
     def _epoch(self, number: int, now: float) -> Epoch:
         epoch = self._epochs.get(number)

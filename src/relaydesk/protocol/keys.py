@@ -13,7 +13,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from relaydesk import limits
 from relaydesk.errors import CommitRejected, DecryptionFailed, MessageError, TicketError
 from relaydesk.protocol import hpke
 from relaydesk.protocol.frames import Channel
@@ -94,14 +93,20 @@ def content_key(
     return hpke.expand(prk, info, 32)
 
 
-def expected_leader(tickets: Iterable[Ticket]) -> int:
-    """The key leader: the host with the lowest member id; with no host present, the
-    earliest member (join before host: chat only). docs/protocol.md §6.1."""
-    members = list(tickets)
-    if not members:
+def expected_leader(members: Iterable[tuple[int, Role]] | Mapping[int, Role]) -> int:
+    """The key leader: the member with the lowest id whose CURRENT role is host (as the
+    relay announces roles: roster entries and ROLE_CHANGE); with no host present, the
+    lowest member id (join before host: chat only). docs/protocol.md §6.1.
+
+    ``members`` are the members present as (member id, role) pairs or id -> role.
+    """
+    pairs: list[tuple[int, Role]] = list(
+        members.items() if isinstance(members, Mapping) else members
+    )
+    if not pairs:
         raise CommitRejected("an empty roster has no key leader")
-    hosts = [t.member_id for t in members if t.role is Role.HOST]
-    return min(hosts) if hosts else min(t.member_id for t in members)
+    hosts = [member_id for member_id, role in pairs if role is Role.HOST]
+    return min(hosts) if hosts else min(member_id for member_id, _ in pairs)
 
 
 def _epoch_secret_info(session_uid: bytes, epoch: int, member_id: int) -> bytes:
@@ -132,15 +137,13 @@ def make_commit(
         roster_hash=roster_hash(roster.values()),
         sealed=tuple(sealed),
     )
-    encoded = pack(content.to_fields())
+    encoded = pack(content)
     return KeyCommit(encoded, leader_keys.signing.sign(COMMIT_LABEL + encoded))
 
 
 def read_commit(commit: KeyCommit) -> CommitContent:
     try:
-        fields = unpack(commit.content, limits.MAX_CONTROL_BODY, "commit")
-        content = CommitContent.from_fields(fields)
-        fields.done()
+        content = unpack(commit.content, CommitContent, "commit")
     except MessageError as error:
         raise CommitRejected(f"malformed commit: {error}") from None
     return content

@@ -7,11 +7,12 @@ ticket against the broker's public key, so a relay cannot invent members or swap
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Self
+from enum import IntFlag
+from typing import Annotated
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from msgspec import Meta
 
 from relaydesk import limits
 from relaydesk.errors import (
@@ -21,71 +22,89 @@ from relaydesk.errors import (
     TicketSignatureInvalid,
     TicketWrongSession,
 )
-from relaydesk.protocol.messages import U64, Fields, Role, pack, unpack
+from relaydesk.protocol.messages import (
+    Bytes16,
+    Bytes32,
+    Bytes64,
+    Member,
+    Record,
+    Role,
+    TicketBlob,
+    UInt64,
+    pack,
+    unpack,
+)
 
 TICKET_LABEL = b"relaydesk/v1 ticket"
-TICKET_VERSION = 1
+TICKET_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    session_uid: bytes
-    member_id: int
-    display_name: str
-    role: Role
-    x25519: bytes  # agreement public key (HPKE recipient)
-    ed25519: bytes  # signing public key
-    relay: str  # where to connect
-    expires_at: int  # Unix seconds
+class TicketRule(IntFlag):
+    """What the broker decided about this member's entry (§7.2), a u32 of bits.
 
-    def to_fields(self) -> list[Any]:
-        return [
-            TICKET_VERSION,
-            self.session_uid,
-            self.member_id,
-            self.display_name,
-            self.role,
-            self.x25519,
-            self.ed25519,
-            self.relay,
-            self.expires_at,
-        ]
+    Only these bits exist: ``TicketRule(n)`` refuses any other bit and any negative
+    number (ValueError; a decoder refuses such a ticket), where a plain IntFlag would keep
+    unknown bits and read -1 as "every bit".
+    """
+
+    WAIT_IN_LOBBY = 1  # this member waits for a host's admission
+    TWO_PARTY = 2  # the session is a two-party support session
+    JOIN_BEFORE_HOST = 4  # members may be in before the host (chat only)
 
     @classmethod
-    def from_fields(cls, fields: Fields) -> Self:
-        fields.integer(TICKET_VERSION, TICKET_VERSION)
-        return cls(
-            session_uid=fields.binary(16, exact=16),
-            member_id=fields.member(),
-            display_name=fields.text(limits.MAX_DISPLAY_NAME_CHARS, min_chars=1),
-            role=fields.enum(Role),
-            x25519=fields.binary(32, exact=32),
-            ed25519=fields.binary(32, exact=32),
-            relay=fields.text(limits.MAX_RELAY_URL_CHARS),
-            expires_at=fields.integer(0, U64),
-        )
+    def _missing_(cls, value: object) -> TicketRule:
+        known = sum(int(rule) for rule in cls.__members__.values())  # composites are cached
+        if not isinstance(value, int) or value < 0 or value & ~known:
+            raise ValueError(f"{value!r} is not a valid {cls.__name__}")
+        member: TicketRule = super()._missing_(value)
+        return member
+
+    def __invert__(self) -> TicketRule:
+        return TicketRule(int(KNOWN_RULES) & ~int(self))
+
+
+KNOWN_RULES = TicketRule.WAIT_IN_LOBBY | TicketRule.TWO_PARTY | TicketRule.JOIN_BEFORE_HOST
+NO_RULES = TicketRule(0)
+
+
+class Ticket(Record, tag=TICKET_VERSION):
+    """A ticket's content: [version, fields...]; the version is the record's tag."""
+
+    session_uid: Bytes16
+    member_id: Member
+    display_name: Annotated[str, Meta(min_length=1, max_length=limits.MAX_DISPLAY_NAME_CHARS)]
+    role: Role
+    x25519: Bytes32  # agreement public key (HPKE recipient)
+    ed25519: Bytes32  # signing public key
+    relay: Annotated[str, Meta(max_length=limits.MAX_RELAY_URL_CHARS)]  # where to connect
+    expires_at: UInt64  # Unix seconds
+    # as the member gave it when joining; "" when none was given
+    email: Annotated[str, Meta(max_length=limits.MAX_EMAIL_CHARS)] = ""
+    rules: TicketRule = NO_RULES  # a u32 on the wire: only KNOWN_RULES bits
+
+
+class SignedTicket(Record):
+    """The ticket as the broker hands it out: the content exactly as signed (§7.2)."""
+
+    content: TicketBlob
+    signature: Bytes64
 
 
 def sign_ticket(ticket: Ticket, broker_key: Ed25519PrivateKey) -> bytes:
     """The ticket as the broker hands it out: [content, signature]."""
-    content = pack(ticket.to_fields())
+    content = pack(ticket)
     signature = broker_key.sign(TICKET_LABEL + content)
-    return pack([content, signature])
+    return pack(SignedTicket(content, signature))
 
 
 def read_ticket(blob: bytes) -> tuple[bytes, bytes, Ticket]:
     """Split and parse a ticket without checking it: (content, signature, ticket)."""
     try:
-        outer = unpack(blob, limits.MAX_TICKET_BYTES, "ticket")
-        content = outer.binary(limits.MAX_TICKET_BYTES)
-        signature = outer.binary(64, exact=64)
-        outer.done()
-        fields = unpack(content, limits.MAX_TICKET_BYTES, "ticket")
-        ticket = Ticket.from_fields(fields)
-        fields.done()
+        signed = unpack(blob, SignedTicket, "ticket")
+        ticket = unpack(signed.content, Ticket, "ticket")
     except MessageError as error:
         raise TicketError(f"malformed ticket: {error}") from None
-    return content, signature, ticket
+    return signed.content, signed.signature, ticket
 
 
 def verify_ticket(

@@ -67,6 +67,8 @@ export class EndToEnd {
   #tickets = new Map();
   /** @type {Set<number>} */
   #present = new Set();
+  /** @type {Map<number, number>} member id -> current role, as the relay last announced it */
+  #roles = new Map();
   /** @type {Map<number, Epoch>} the current epoch and at most one before it */
   #epochs = new Map();
   /** @type {Epoch | null} */
@@ -108,14 +110,16 @@ export class EndToEnd {
   /**
    * Verify a roster member's ticket (ROSTER entries and MEMBER_JOINED, §7.1) against the
    * broker key and this session, not its expiry, refuse a low-order X25519 key, and
-   * remember the member as present.
+   * remember the member as present with its current role (the roster entry's; the
+   * key leader follows current roles, §6.1).
    * @param {Uint8Array} ticketBlob
    * @param {number} now Unix seconds
+   * @param {number} [role] the Role the relay announces (undefined/null: the ticket's)
    * @returns {Promise<Ticket>}
    * @throws {import("./errors.js").TicketError} a bad ticket
    * @throws {CommitRejected} the member id was shown before with another ticket
    */
-  addMember(ticketBlob, now) {
+  addMember(ticketBlob, now, role) {
     return this.#serial(async () => {
       const ticket = await verifyTicket(ticketBlob, this.brokerPublic, {
         now,
@@ -129,8 +133,36 @@ export class EndToEnd {
       }
       this.#tickets.set(ticket.memberId, ticket);
       this.#present.add(ticket.memberId);
+      this.#roles.set(ticket.memberId, role ?? ticket.role);
       return ticket;
     });
+  }
+
+  /**
+   * A ROLE_CHANGE from the relay: the key leader follows the current hosts (§6.1). A
+   * member this side holds no ticket for is ignored.
+   * @param {number} memberId @param {number} role
+   */
+  setRole(memberId, role) {
+    if (this.#tickets.has(memberId)) this.#roles.set(memberId, role);
+  }
+
+  /** A known member's current role, or undefined. @param {number} memberId */
+  role(memberId) {
+    return this.#roles.get(memberId);
+  }
+
+  /** The key leader of the members present (§6.1), or null when nobody is. */
+  get leader() {
+    return this.#leaderOf(this.#present);
+  }
+
+  /** @param {ReadonlySet<number>} present @returns {number | null} */
+  #leaderOf(present) {
+    if (present.size === 0) return null;
+    /** @type {[number, number][]} */
+    const pairs = [...present].map((id) => [id, this.#roles.get(id) ?? 0]);
+    return ks.expectedLeader(pairs);
   }
 
   /** A member left (MEMBER_LEFT): it no longer counts for the leader or the next epoch. */
@@ -151,7 +183,7 @@ export class EndToEnd {
 
   /** True if this member is the key leader of the members present (§6.1). */
   get isLeader() {
-    return this.#present.size > 0 && ks.expectedLeader(this.roster.values()) === this.memberId;
+    return this.leader === this.memberId;
   }
 
   /** The current epoch, or null before the first commit. @returns {Epoch | null} */
@@ -166,13 +198,14 @@ export class EndToEnd {
 
   /**
    * The leader must start an epoch (§6.3, rekey rule): none yet, the members present
-   * differ from the current epoch's, or it is EPOCH_MAX_AGE_SECONDS old.
+   * differ from the current epoch's, another leader made the current one (the host
+   * handed over), or it is EPOCH_MAX_AGE_SECONDS old.
    * @param {number} now
    */
   needsRekey(now) {
     if (!this.isLeader) return false;
     const epoch = this.#current;
-    if (epoch === null) return true;
+    if (epoch === null || epoch.leader !== this.memberId) return true;
     const same =
       epoch.members.size === this.#present.size &&
       [...this.#present].every((id) => epoch.members.has(id));
@@ -255,8 +288,8 @@ export class EndToEnd {
     if (!equalBytes(header.sessionUid, this.sessionUid)) {
       throw new CommitRejected("the key commit belongs to another session");
     }
-    const leader = present.size > 0 ? ks.expectedLeader(this.roster.values()) : null;
-    if (header.sender !== leader) {
+    const leader = this.#leaderOf(present);
+    if (leader === null || header.sender !== leader) {
       throw new CommitRejected(`the key commit is not from the key leader (member ${leader})`);
     }
     const leaderTicket = /** @type {Ticket} */ (this.#tickets.get(leader));
@@ -322,7 +355,10 @@ export class EndToEnd {
     const needed = new Set([...present, ...incoming]);
     for (const epoch of this.#epochs.values()) for (const id of epoch.members) needed.add(id);
     for (const id of [...this.#tickets.keys()]) {
-      if (!needed.has(id)) this.#tickets.delete(id);
+      if (!needed.has(id)) {
+        this.#tickets.delete(id);
+        this.#roles.delete(id);
+      }
     }
   }
 

@@ -35,6 +35,7 @@ export const CloseCode = Object.freeze({
   CRYPTO_ERROR: 4007,
   RATE_LIMITED: 4008,
   SLOW_CONSUMER: 4009,
+  REFUSED_ENTRY: 4010, // a host refused this member entry from the lobby (final)
 });
 
 /** Root of every error the protocol library throws on purpose. */

@@ -38,6 +38,8 @@ export const FrameType = Object.freeze({
   PING: 0x12,
   PONG: 0x13,
   REFRESH: 0x14,
+  ADMIT: 0x15,
+  WAITING: 0x16,
   SCREEN_UPDATE: 0x40,
   CURSOR: 0x41,
   INPUT_EVENT: 0x48,

@@ -147,17 +147,19 @@ export function contentKeyInfo(
 }
 
 /**
- * The key leader (§6.1): the host (by ticket role) with the lowest member id; with no
- * host present, the lowest member id.
- * @param {Iterable<Ticket>} tickets the verified tickets of the members present
+ * The key leader (§6.1): the member with the lowest id whose CURRENT role is HOST (as
+ * the relay announces roles: roster entries and ROLE_CHANGE); with no host present, the
+ * lowest member id.
+ * @param {Iterable<[number, number]> | ReadonlyMap<number, number>} members the members
+ *   present: [memberId, role] pairs, or a Map memberId -> role
  * @returns {number}
  * @throws {CommitRejected} for an empty roster
  */
-export function expectedLeader(tickets) {
-  const members = [...tickets];
-  if (members.length === 0) throw new CommitRejected("an empty roster has no key leader");
-  const hosts = members.filter((t) => t.role === Role.HOST).map((t) => t.memberId);
-  return Math.min(...(hosts.length > 0 ? hosts : members.map((t) => t.memberId)));
+export function expectedLeader(members) {
+  const pairs = [...(members instanceof Map ? members.entries() : members)];
+  if (pairs.length === 0) throw new CommitRejected("an empty roster has no key leader");
+  const hosts = pairs.filter(([, role]) => role === Role.HOST).map(([id]) => id);
+  return Math.min(...(hosts.length > 0 ? hosts : pairs.map(([id]) => id)));
 }
 
 /** info = "relaydesk/v1 epoch secret" || session_uid || u32(e) || u32(m) (49 bytes, §6.2). */

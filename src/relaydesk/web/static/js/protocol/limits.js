@@ -12,6 +12,7 @@ export const MAX_CONTROL_BODY = 1 * MIB; // body of a control frame; KEY_COMMIT.
 export const MAX_MEMBERS = 1024;
 export const MAX_ARRAY_ITEMS = 8 * MAX_MEMBERS; // any MessagePack array (§3.0)
 export const MAX_DISPLAY_NAME_CHARS = 64;
+export const MAX_EMAIL_CHARS = 254;
 export const MAX_RELAY_URL_CHARS = 2048;
 export const MAX_TICKET_BYTES = 4 * KIB;
 export const MAX_ERROR_TEXT_CHARS = 500;
@@ -24,6 +25,7 @@ export const MAX_TYPED_TEXT_CHARS = 1000;
 export const MAX_ANNOTATION_POINTS = 4096;
 export const MAX_FILE_CHUNK = 256 * KIB;
 export const MAX_FILE_NAME_CHARS = 255;
+export const MAX_WHEEL_STEPS = 100; // wheel steps of one input event, each way (§4.2)
 export const MAX_SCREEN_PIXELS = 32 * MIB; // for the viewer (§4.1)
 export const MAX_UPDATE_AREA_FACTOR = 2; // for the viewer (§4.1)
 

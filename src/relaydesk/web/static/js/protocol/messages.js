@@ -3,10 +3,12 @@
 //
 // A message is a plain object: `type` (a FrameType code) and its fields in camelCase,
 // e.g. `{type: FrameType.CHAT, text: "hi"}`. On the wire it is one MessagePack array of
-// the fields in the order of the spec's tables (§3.0). Decoding is bounded and checks
-// every field's type and range, exactly as the Python side does; any failure is a
-// MessageError. Encoding checks the same rules and throws TypeError for a message this
-// side must not send (a bug in the caller).
+// the fields in the order of the spec's tables (§3.0). Each record (every message type,
+// and the parts nested in them) is declared once, as a schema: its fields in order, each
+// with its check (see `recordSchema` and `Field`); encoding and decoding both derive from
+// it. Decoding is bounded and checks every field's type and range, exactly as the Python
+// side does; any failure is a MessageError. Encoding checks the same rules and throws
+// TypeError for a message this side must not send (a bug in the caller).
 //
 // u64 fields (PING/PONG nonce, FILE_CHUNK offset and size) decode to a number up to
 // 2^53 - 1 and to a bigint above; either is accepted when encoding.
@@ -34,6 +36,8 @@ export const Role = Object.freeze({ HOST: 1, PARTICIPANT: 2 });
 export const ConsentKind = Object.freeze({ PRESENT: 1, CONTROL: 2 });
 export const ConsentResult = Object.freeze({ GRANTED: 1, DENIED: 2, TIMED_OUT: 3, CANCELLED: 4 });
 export const LeaveReason = Object.freeze({ LEFT: 1, EXPELLED: 2, DISCONNECTED: 3 });
+/** Why a member waits in the lobby (§3.21). */
+export const WaitReason = Object.freeze({ APPROVAL: 1, HOST_ABSENT: 2 });
 export const EndReason = Object.freeze({
   ENDED_BY_HOST: 1,
   ENDED_BY_PRESENTER: 2,
@@ -162,6 +166,21 @@ export class Fields {
     });
   }
 
+  /**
+   * One field that is itself an array of fields, read by `parse` (WAITING's entry).
+   * @template T
+   * @param {(fields: Fields) => T} parse
+   * @returns {T}
+   */
+  nested(parse) {
+    const value = this.take();
+    if (!Array.isArray(value)) throw this.fail("an array of fields");
+    const fields = new Fields(value, this.what);
+    const parsed = parse(fields);
+    fields.done();
+    return parsed;
+  }
+
   /** A flat array of member ids. @param {number} maxItems @returns {number[]} */
   memberArray(maxItems) {
     const value = this.take();
@@ -179,7 +198,98 @@ export class Fields {
   }
 }
 
-// Shared parts -----------------------------------------------------------------------------
+// Schemas: each record declared once -------------------------------------------------------
+//
+// A record's schema lists its fields in wire order: [name, kind] or [name, kind, default].
+// The kind says how the field is checked (`read`, with the Fields reader above) and, for
+// nested records and arrays, how it is written; both directions derive from the one list.
+// A default only fills a field the caller left out when encoding: on the wire every
+// field must be there.
+
+/**
+ * How one field is checked when read, and written (as it is, unless `write` says how).
+ * @typedef {{read: (f: Fields) => any, write?: (value: any) => unknown}} FieldKind
+ */
+/** @typedef {[string | null, FieldKind] | [string | null, FieldKind, unknown]} FieldSpec */
+/**
+ * @typedef {object} Schema a record: its fields out of a reader and into an array
+ * @property {(f: Fields) => any} read
+ * @property {(value: any) => unknown[]} write
+ */
+
+/** The field kinds (the checks of §3.0); `null` names a field not kept (a constant). */
+export const Field = Object.freeze({
+  /** @param {number | bigint} low @param {number | bigint} high @returns {FieldKind} */
+  integer: (low, high) => ({ read: (f) => f.integer(low, high) }),
+  /** @param {number} low @param {number} high @returns {FieldKind} */
+  number: (low, high) => ({ read: (f) => f.number(low, high) }),
+  /** A member id; 0 ("nobody") too where `allowNone`. @param {boolean} [allowNone] @returns {FieldKind} */
+  member: (allowNone = false) => ({ read: (f) => f.member(allowNone) }),
+  /** @type {FieldKind} */
+  boolean: { read: (f) => f.boolean() },
+  /** @param {number} maxChars @param {number} [minChars] @returns {FieldKind} */
+  text: (maxChars, minChars = 0) => ({ read: (f) => f.text(maxChars, minChars) }),
+  /** @param {number} maxLength @param {number} [exact] @returns {FieldKind} */
+  binary: (maxLength, exact) => ({ read: (f) => f.binary(maxLength, exact) }),
+  /** @param {Readonly<Record<string, number>>} values @param {string} name @returns {FieldKind} */
+  enumeration: (values, name) => ({ read: (f) => f.enumeration(values, name) }),
+  /** A flat array of member ids. @param {number} maxItems @returns {FieldKind} */
+  members: (maxItems) => ({ read: (f) => f.memberArray(maxItems), write: (v) => [...v] }),
+  /** One nested record. @param {Schema} schema @returns {FieldKind} */
+  nested: (schema) => ({ read: (f) => f.nested(schema.read), write: schema.write }),
+  /** An array of at most maxItems records. @param {number} maxItems @param {Schema} schema @returns {FieldKind} */
+  arrayOf: (maxItems, schema) => ({
+    read: (f) => f.array(maxItems, schema.read),
+    write: (v) => v.map(schema.write),
+  }),
+  /** A constant (a version): checked, written, not kept. @param {number} value @returns {FieldKind} */
+  constant: (value) => ({ read: (f) => f.integer(value, value), write: () => value }),
+});
+
+/**
+ * A record's schema from its fields in wire order.
+ * @param {FieldSpec[]} fields
+ * @param {{check?: (record: any) => void}} [options] `check` throws MessageError for a
+ *   combination of field values the field kinds alone cannot refuse
+ * @returns {Schema}
+ */
+export function recordSchema(fields, { check } = {}) {
+  return {
+    read(f) {
+      /** @type {Record<string, unknown>} */
+      const record = {};
+      for (const [name, kind] of fields) {
+        const value = kind.read(f);
+        if (name !== null) record[name] = value;
+      }
+      check?.(record);
+      return record;
+    },
+    write(value) {
+      return fields.map(([name, kind, ...fallback]) => {
+        const given = name === null ? undefined : value[name];
+        const item = given === undefined && fallback.length > 0 ? fallback[0] : given;
+        return kind.write === undefined ? item : kind.write(item);
+      });
+    },
+  };
+}
+
+/**
+ * A message whose wire fields are those of one record held in `name` (MEMBER_JOINED: the
+ * three fields of its entry, not nested, §3.3).
+ * @param {string} name @param {Schema} schema @returns {Schema}
+ */
+function flattened(name, schema) {
+  return {
+    read: (f) => ({ [name]: schema.read(f) }),
+    write: (value) => schema.write(value[name]),
+  };
+}
+
+const SIDE = limits.MAX_SCREEN_SIDE;
+const MEMBER = Field.member();
+const NOBODY_OR_MEMBER = Field.member(true);
 
 /** @typedef {{memberId: number, role: number, ticket: Uint8Array}} RosterEntry */
 /** @typedef {{x: number, y: number, width: number, height: number, encoding: number, data: Uint8Array}} Tile */
@@ -195,232 +305,192 @@ export class Fields {
  * @property {SealedKey[]} sealed one per member, in the order of `members`
  */
 
-/** @param {RosterEntry} e */
-const entryToFields = (e) => [e.memberId, e.role, e.ticket];
-/** @param {Fields} f @returns {RosterEntry} */
-const entryFromFields = (f) => ({
-  memberId: f.member(),
-  role: f.enumeration(Role, "Role"),
-  ticket: f.binary(limits.MAX_TICKET_BYTES),
-});
+// prettier-ignore
+const ENTRY = recordSchema([
+  ["memberId", MEMBER],
+  ["role", Field.enumeration(Role, "Role")],
+  ["ticket", Field.binary(limits.MAX_TICKET_BYTES)], // broker-signed (§7)
+]);
+// prettier-ignore
+const TILE = recordSchema([
+  ["x", Field.number(0, SIDE - 1)],
+  ["y", Field.number(0, SIDE - 1)],
+  ["width", Field.number(1, SIDE)],
+  ["height", Field.number(1, SIDE)],
+  ["encoding", Field.enumeration(TileEncoding, "TileEncoding")],
+  ["data", Field.binary(limits.MAX_FRAME_BODY)],
+]);
+const POINT = recordSchema([
+  ["x", Field.number(0, SIDE)],
+  ["y", Field.number(0, SIDE)],
+]);
+const SEALED_KEY = recordSchema([
+  ["memberId", MEMBER],
+  ["enc", Field.binary(32, 32)],
+  ["ciphertext", Field.binary(48, 48)],
+]);
+/** Commit content (§6.2): signed by the leader, carried in KEY_COMMIT.content. */
+export const COMMIT_CONTENT = recordSchema([
+  ["sessionUid", Field.binary(16, 16)],
+  ["epoch", Field.number(1, U32)],
+  ["leader", MEMBER],
+  ["members", Field.members(limits.MAX_MEMBERS)],
+  ["rosterHash", Field.binary(32, 32)],
+  ["sealed", Field.arrayOf(limits.MAX_MEMBERS, SEALED_KEY)],
+]);
 
-/** @param {Tile} t */
-const tileToFields = (t) => [t.x, t.y, t.width, t.height, t.encoding, t.data];
-/** @param {Fields} f @returns {Tile} */
-const tileFromFields = (f) => ({
-  x: f.number(0, limits.MAX_SCREEN_SIDE - 1),
-  y: f.number(0, limits.MAX_SCREEN_SIDE - 1),
-  width: f.number(1, limits.MAX_SCREEN_SIDE),
-  height: f.number(1, limits.MAX_SCREEN_SIDE),
-  encoding: f.enumeration(TileEncoding, "TileEncoding"),
-  data: f.binary(limits.MAX_FRAME_BODY),
-});
+// The message table: one schema per frame type -------------------------------------------
 
-/** @param {Point} p */
-const pointToFields = (p) => [p.x, p.y];
-/** @param {Fields} f @returns {Point} */
-const pointFromFields = (f) => ({
-  x: f.number(0, limits.MAX_SCREEN_SIDE),
-  y: f.number(0, limits.MAX_SCREEN_SIDE),
-});
+const CONSENT_KIND = Field.enumeration(ConsentKind, "ConsentKind");
+const ENTRIES = Field.arrayOf(limits.MAX_MEMBERS, ENTRY);
 
-/** @param {SealedKey} s */
-const sealedToFields = (s) => [s.memberId, s.enc, s.ciphertext];
-/** @param {Fields} f @returns {SealedKey} */
-const sealedFromFields = (f) => ({
-  memberId: f.member(),
-  enc: f.binary(32, 32),
-  ciphertext: f.binary(48, 48),
-});
-
-// The message table: for each frame type, its fields out of and into a message ------------
-
-/**
- * @typedef {object} MessageCodec
- * @property {(m: any) => unknown[]} toFields
- * @property {(f: Fields) => object} fromFields
- */
-
-const SIDE = limits.MAX_SCREEN_SIDE;
-
-/** @type {Map<number, MessageCodec>} */
+/** @type {Map<number, Schema>} */
 // prettier-ignore
 const CODECS = new Map([
   // Control messages (§3) ---------------------------------------------------------------
-  [FrameType.HELLO, {
-    toFields: (m) => [m.ticket],
-    fromFields: (f) => ({ ticket: f.binary(limits.MAX_TICKET_BYTES) }),
-  }],
-  [FrameType.ROSTER, {
-    toFields: (m) => [
-      m.you, m.members.map(entryToFields), m.presenter, m.controlHolder, m.locked, m.epoch,
-    ],
-    fromFields: (f) => ({
-      you: f.member(),
-      members: f.array(limits.MAX_MEMBERS, entryFromFields),
-      presenter: f.member(true),
-      controlHolder: f.member(true),
-      locked: f.boolean(),
-      epoch: f.number(0, U32),
-    }),
-  }],
-  [FrameType.MEMBER_JOINED, {
-    // The same three fields as a RosterEntry, directly (§3.3).
-    toFields: (m) => entryToFields(m.entry),
-    fromFields: (f) => ({ entry: entryFromFields(f) }),
-  }],
-  [FrameType.MEMBER_LEFT, {
-    toFields: (m) => [m.memberId, m.reason],
-    fromFields: (f) => ({ memberId: f.member(), reason: f.enumeration(LeaveReason, "LeaveReason") }),
-  }],
-  [FrameType.ROLE_CHANGE, {
-    toFields: (m) => [m.memberId, m.role],
-    fromFields: (f) => ({ memberId: f.member(), role: f.enumeration(Role, "Role") }),
-  }],
-  [FrameType.PRESENTER_REQUEST, {
-    toFields: (m) => [m.memberId],
-    fromFields: (f) => ({ memberId: f.member() }),
-  }],
-  [FrameType.CONTROL_REQUEST, {
-    toFields: () => [],
-    fromFields: () => ({}),
-  }],
-  [FrameType.CONSENT_PROMPT, {
-    toFields: (m) => [m.kind, m.askedBy],
-    fromFields: (f) => ({ kind: f.enumeration(ConsentKind, "ConsentKind"), askedBy: f.member() }),
-  }],
-  [FrameType.CONSENT_ANSWER, {
-    toFields: (m) => [m.kind, m.granted],
-    fromFields: (f) => ({ kind: f.enumeration(ConsentKind, "ConsentKind"), granted: f.boolean() }),
-  }],
-  [FrameType.CONSENT_OUTCOME, {
-    toFields: (m) => [m.kind, m.askedBy, m.subject, m.result],
-    fromFields: (f) => ({
-      kind: f.enumeration(ConsentKind, "ConsentKind"),
-      askedBy: f.member(),
-      subject: f.member(),
-      result: f.enumeration(ConsentResult, "ConsentResult"),
-    }),
-  }],
-  [FrameType.GRANT, {
-    toFields: (m) => [m.kind, m.memberId],
-    fromFields: (f) => ({ kind: f.enumeration(ConsentKind, "ConsentKind"), memberId: f.member() }),
-  }],
-  [FrameType.REVOKE, {
-    toFields: (m) => [m.kind, m.memberId, m.reason],
-    fromFields: (f) => ({
-      kind: f.enumeration(ConsentKind, "ConsentKind"),
-      memberId: f.member(),
-      reason: f.enumeration(RevokeReason, "RevokeReason"),
-    }),
-  }],
-  [FrameType.LOCK, {
-    toFields: (m) => [m.locked],
-    fromFields: (f) => ({ locked: f.boolean() }),
-  }],
-  [FrameType.EXPEL, {
-    toFields: (m) => [m.memberId],
-    fromFields: (f) => ({ memberId: f.member() }),
-  }],
-  [FrameType.END, {
-    toFields: (m) => [m.reason],
-    fromFields: (f) => ({ reason: f.enumeration(EndReason, "EndReason") }),
-  }],
-  [FrameType.KEY_COMMIT, {
-    // content: the encoded CommitContent exactly as signed (§3.16, §6.2).
-    toFields: (m) => [m.content, m.signature],
-    fromFields: (f) => ({ content: f.binary(limits.MAX_CONTROL_BODY), signature: f.binary(64, 64) }),
-  }],
-  [FrameType.ERROR, {
-    toFields: (m) => [m.code, m.text],
-    fromFields: (f) => ({ code: f.number(0, 4999), text: f.text(limits.MAX_ERROR_TEXT_CHARS) }),
-  }],
-  [FrameType.PING, {
-    toFields: (m) => [m.nonce],
-    fromFields: (f) => ({ nonce: f.integer(0, U64) }),
-  }],
-  [FrameType.PONG, {
-    toFields: (m) => [m.nonce],
-    fromFields: (f) => ({ nonce: f.integer(0, U64) }),
-  }],
-  [FrameType.REFRESH, {
-    // A viewer sends 0 (the relay reads the sender); the relay names the viewer (§3.19).
-    toFields: (m) => [m.memberId],
-    fromFields: (f) => ({ memberId: f.member(true) }),
-  }],
+  [FrameType.HELLO, recordSchema([["ticket", Field.binary(limits.MAX_TICKET_BYTES)]])],
+  [FrameType.ROSTER, recordSchema([
+    ["you", MEMBER],
+    ["members", ENTRIES],
+    ["presenter", NOBODY_OR_MEMBER],
+    ["controlHolder", NOBODY_OR_MEMBER],
+    ["locked", Field.boolean],
+    ["epoch", Field.number(0, U32)],
+    ["lobby", ENTRIES, []], // members waiting for admission (§3.21)
+  ])],
+  [FrameType.MEMBER_JOINED, flattened("entry", ENTRY)],
+  [FrameType.MEMBER_LEFT, recordSchema([
+    ["memberId", MEMBER],
+    ["reason", Field.enumeration(LeaveReason, "LeaveReason")],
+  ])],
+  [FrameType.ROLE_CHANGE, recordSchema([
+    ["memberId", MEMBER],
+    ["role", Field.enumeration(Role, "Role")],
+  ])],
+  [FrameType.PRESENTER_REQUEST, recordSchema([["memberId", MEMBER]])],
+  [FrameType.CONTROL_REQUEST, recordSchema([])],
+  [FrameType.CONSENT_PROMPT, recordSchema([["kind", CONSENT_KIND], ["askedBy", MEMBER]])],
+  [FrameType.CONSENT_ANSWER, recordSchema([["kind", CONSENT_KIND], ["granted", Field.boolean]])],
+  [FrameType.CONSENT_OUTCOME, recordSchema([
+    ["kind", CONSENT_KIND],
+    ["askedBy", MEMBER],
+    ["subject", MEMBER],
+    ["result", Field.enumeration(ConsentResult, "ConsentResult")],
+  ])],
+  [FrameType.GRANT, recordSchema([["kind", CONSENT_KIND], ["memberId", MEMBER]])],
+  [FrameType.REVOKE, recordSchema([
+    ["kind", CONSENT_KIND],
+    ["memberId", MEMBER],
+    ["reason", Field.enumeration(RevokeReason, "RevokeReason")],
+  ])],
+  [FrameType.LOCK, recordSchema([["locked", Field.boolean]])],
+  [FrameType.EXPEL, recordSchema([["memberId", MEMBER]])],
+  [FrameType.END, recordSchema([["reason", Field.enumeration(EndReason, "EndReason")]])],
+  [FrameType.KEY_COMMIT, recordSchema([
+    // the encoded CommitContent exactly as signed (§3.16, §6.2)
+    ["content", Field.binary(limits.MAX_CONTROL_BODY)],
+    ["signature", Field.binary(64, 64)],
+  ])],
+  [FrameType.ERROR, recordSchema([
+    ["code", Field.number(0, 4999)],
+    ["text", Field.text(limits.MAX_ERROR_TEXT_CHARS)],
+  ])],
+  [FrameType.PING, recordSchema([["nonce", Field.integer(0, U64)]])],
+  [FrameType.PONG, recordSchema([["nonce", Field.integer(0, U64)]])],
+  // A viewer sends 0 (the relay reads the sender); the relay names the viewer (§3.19).
+  [FrameType.REFRESH, recordSchema([["memberId", NOBODY_OR_MEMBER]])],
+  // A host lets a lobby member in (true) or refuses it; the relay announces it (§3.20).
+  [FrameType.ADMIT, recordSchema([["memberId", MEMBER], ["admitted", Field.boolean]])],
+  // [[member_id, role, ticket], reason]: someone waits in the lobby (§3.21).
+  [FrameType.WAITING, recordSchema([
+    ["entry", Field.nested(ENTRY)],
+    ["reason", Field.enumeration(WaitReason, "WaitReason")],
+  ])],
   // Content messages (§4), sealed end to end --------------------------------------------
-  [FrameType.SCREEN_UPDATE, {
-    toFields: (m) => [m.width, m.height, m.full, m.tiles.map(tileToFields)],
-    fromFields: (f) => ({
-      width: f.number(1, SIDE),
-      height: f.number(1, SIDE),
-      full: f.boolean(),
-      tiles: f.array(limits.MAX_TILES_PER_UPDATE, tileFromFields),
-    }),
-  }],
-  [FrameType.CURSOR, {
-    toFields: (m) => [m.x, m.y, m.visible],
-    fromFields: (f) => ({ x: f.number(0, SIDE), y: f.number(0, SIDE), visible: f.boolean() }),
-  }],
-  [FrameType.INPUT_EVENT, {
-    // Every event has all ten fields; those its kind does not use are zero or empty (§4.2).
-    toFields: (m) => [
-      m.kind, m.x ?? 0, m.y ?? 0, m.button ?? 0, m.pressed ?? false, m.dx ?? 0, m.dy ?? 0,
-      m.keysym ?? 0, m.modifiers ?? 0, m.text ?? "",
-    ],
-    fromFields: (f) => ({
-      kind: f.enumeration(InputKind, "InputKind"),
-      x: f.number(0, SIDE),
-      y: f.number(0, SIDE),
-      button: f.number(0, 32),
-      pressed: f.boolean(),
-      dx: f.number(-100, 100),
-      dy: f.number(-100, 100),
-      keysym: f.number(0, 0x1fffffff),
-      modifiers: f.number(0, 15),
-      text: f.text(limits.MAX_TYPED_TEXT_CHARS),
-    }),
-  }],
-  [FrameType.CHAT, {
-    toFields: (m) => [m.text],
-    fromFields: (f) => ({ text: f.text(limits.MAX_CHAT_CHARS, 1) }),
-  }],
-  [FrameType.ANNOTATION, {
-    toFields: (m) => [m.strokeId, m.color, m.width, m.points.map(pointToFields), m.clear ?? false],
-    fromFields: (f) => ({
-      strokeId: f.number(0, U32),
-      color: f.number(0, 0xffffff),
-      width: f.number(1, 64),
-      points: f.array(limits.MAX_ANNOTATION_POINTS, pointFromFields),
-      clear: f.boolean(),
-    }),
-  }],
-  [FrameType.FILE_CHUNK, {
-    toFields: (m) => [
-      m.transferId, m.offset, m.data, m.name ?? "", m.size ?? 0, m.sha256 ?? new Uint8Array(0),
-    ],
-    fromFields: (f) => {
-      const chunk = {
-        transferId: f.number(0, U32),
-        offset: f.integer(0, U64),
-        data: f.binary(limits.MAX_FILE_CHUNK),
-        name: f.text(limits.MAX_FILE_NAME_CHARS),
-        size: f.integer(0, U64),
-        sha256: f.binary(32),
-      };
+  [FrameType.SCREEN_UPDATE, recordSchema([
+    ["width", Field.number(1, SIDE)],
+    ["height", Field.number(1, SIDE)],
+    ["full", Field.boolean],
+    ["tiles", Field.arrayOf(limits.MAX_TILES_PER_UPDATE, TILE)],
+  ])],
+  [FrameType.CURSOR, recordSchema([
+    ["x", Field.number(0, SIDE)],
+    ["y", Field.number(0, SIDE)],
+    ["visible", Field.boolean],
+  ])],
+  // Every event has all ten fields; those its kind does not use are zero or empty (§4.2).
+  [FrameType.INPUT_EVENT, recordSchema([
+    ["kind", Field.enumeration(InputKind, "InputKind")],
+    ["x", Field.number(0, SIDE), 0],
+    ["y", Field.number(0, SIDE), 0],
+    ["button", Field.number(0, 32), 0],
+    ["pressed", Field.boolean, false],
+    ["dx", Field.number(-limits.MAX_WHEEL_STEPS, limits.MAX_WHEEL_STEPS), 0],
+    ["dy", Field.number(-limits.MAX_WHEEL_STEPS, limits.MAX_WHEEL_STEPS), 0],
+    ["keysym", Field.number(0, 0x1fffffff), 0],
+    ["modifiers", Field.number(0, 15), 0],
+    ["text", Field.text(limits.MAX_TYPED_TEXT_CHARS), ""],
+  ])],
+  [FrameType.CHAT, recordSchema([["text", Field.text(limits.MAX_CHAT_CHARS, 1)]])],
+  [FrameType.ANNOTATION, recordSchema([
+    ["strokeId", Field.number(0, U32)],
+    ["color", Field.number(0, 0xffffff)],
+    ["width", Field.number(1, 64)],
+    ["points", Field.arrayOf(limits.MAX_ANNOTATION_POINTS, POINT)],
+    ["clear", Field.boolean, false],
+  ])],
+  [FrameType.FILE_CHUNK, recordSchema([
+    ["transferId", Field.number(0, U32)],
+    ["offset", Field.integer(0, U64)],
+    ["data", Field.binary(limits.MAX_FILE_CHUNK)],
+    ["name", Field.text(limits.MAX_FILE_NAME_CHARS), ""], // only in the chunk at offset 0
+    ["size", Field.integer(0, U64), 0], // only in the chunk at offset 0
+    ["sha256", Field.binary(32), new Uint8Array(0)], // only in the last chunk
+  ], {
+    check: (chunk) => {
       if (chunk.sha256.length !== 0 && chunk.sha256.length !== 32) {
         throw new MessageError("FILE_CHUNK: sha256 is empty or 32 bytes");
       }
-      return chunk;
     },
-  }],
+  })],
 ]);
 
-/** @param {number} type @returns {MessageCodec} */
+/** @param {number} type @returns {Schema} */
 function codecOf(type) {
   const codec = CODECS.get(type);
   if (codec === undefined) throw new TypeError(`unknown frame type ${type}`);
   return codec;
+}
+
+/**
+ * Read a field array (as decoded from MessagePack) into a record of `schema`.
+ * @param {Schema} schema @param {unknown} fields @param {string} what
+ * @returns {any}
+ * @throws {MessageError}
+ */
+export function recordFromFields(schema, fields, what) {
+  const reader = new Fields(fields, what);
+  const record = schema.read(reader);
+  reader.done();
+  return record;
+}
+
+/**
+ * The field array of a record, checked against the same rules as decoding.
+ * @param {Schema} schema @param {any} record @param {string} what
+ * @returns {unknown[]}
+ * @throws {TypeError} if the record is not one this side may send
+ */
+export function recordToFields(schema, record, what) {
+  let fields;
+  try {
+    fields = schema.write(record);
+    recordFromFields(schema, fields, what);
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    throw new TypeError(`invalid ${what}: ${text}`);
+  }
+  return fields;
 }
 
 /**
@@ -432,10 +502,7 @@ function codecOf(type) {
  */
 export function messageFromFields(frameType, fields) {
   const codec = codecOf(frameType);
-  const reader = new Fields(fields, frameTypeName(frameType) ?? "message");
-  const message = codec.fromFields(reader);
-  reader.done();
-  return { type: frameType, ...message };
+  return { type: frameType, ...recordFromFields(codec, fields, frameTypeName(frameType) ?? "") };
 }
 
 /**
@@ -446,15 +513,7 @@ export function messageFromFields(frameType, fields) {
  */
 export function messageToFields(message) {
   const codec = codecOf(message?.type);
-  let fields;
-  try {
-    fields = codec.toFields(message);
-    messageFromFields(message.type, fields);
-  } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    throw new TypeError(`invalid ${frameTypeName(message.type)} message: ${text}`);
-  }
-  return fields;
+  return recordToFields(codec, message, `${frameTypeName(message.type)} message`);
 }
 
 /**
@@ -480,6 +539,19 @@ export function unpackFields(data, maxLength, what) {
 }
 
 /**
+ * Decode one record of `schema` from its encoding: a bounded unpack, then the checks.
+ * @param {Uint8Array} data @param {Schema} schema @param {number} maxLength @param {string} what
+ * @returns {any}
+ * @throws {MessageError}
+ */
+export function decodeRecord(data, schema, maxLength, what) {
+  const fields = unpackFields(data, maxLength, what);
+  const record = schema.read(fields);
+  fields.done();
+  return record;
+}
+
+/**
  * Decode a (plaintext) body of `frameType`. Throws only MessageError for bad bodies.
  * @param {number} frameType a FrameType code (TypeError if unknown)
  * @param {Uint8Array} body
@@ -487,40 +559,9 @@ export function unpackFields(data, maxLength, what) {
  * @throws {MessageError}
  */
 export function decodeMessage(frameType, body) {
-  codecOf(frameType);
+  const codec = codecOf(frameType);
   const what = frameTypeName(frameType) ?? "message";
-  const value = unpack(
-    body,
-    { maxStrLength: maxBody(frameType), maxBinLength: maxBody(frameType) },
-    what,
-  );
-  return messageFromFields(frameType, value);
-}
-
-// Commit content (§6.2): signed by the leader, carried in KEY_COMMIT.content -----------------
-
-/** @param {CommitContent} c */
-function commitToFields(c) {
-  return [
-    c.sessionUid,
-    c.epoch,
-    c.leader,
-    [...c.members],
-    c.rosterHash,
-    c.sealed.map(sealedToFields),
-  ];
-}
-
-/** @param {Fields} f @returns {CommitContent} */
-function commitFromFields(f) {
-  return {
-    sessionUid: f.binary(16, 16),
-    epoch: f.number(1, U32),
-    leader: f.member(),
-    members: f.memberArray(limits.MAX_MEMBERS),
-    rosterHash: f.binary(32, 32),
-    sealed: f.array(limits.MAX_MEMBERS, sealedFromFields),
-  };
+  return { type: frameType, ...decodeRecord(body, codec, maxBody(frameType), what) };
 }
 
 /**
@@ -529,15 +570,7 @@ function commitFromFields(f) {
  * @throws {TypeError} if a field is out of range
  */
 export function encodeCommitContent(content) {
-  const fields = commitToFields(content);
-  try {
-    const reader = new Fields(fields, "commit");
-    commitFromFields(reader);
-    reader.done();
-  } catch (error) {
-    throw new TypeError(`invalid commit: ${error instanceof Error ? error.message : error}`);
-  }
-  return pack(fields);
+  return pack(recordToFields(COMMIT_CONTENT, content, "commit"));
 }
 
 /**
@@ -546,10 +579,7 @@ export function encodeCommitContent(content) {
  * @throws {MessageError}
  */
 export function decodeCommitContent(data) {
-  const fields = unpackFields(data, limits.MAX_CONTROL_BODY, "commit");
-  const content = commitFromFields(fields);
-  fields.done();
-  return content;
+  return decodeRecord(data, COMMIT_CONTENT, limits.MAX_CONTROL_BODY, "commit");
 }
 
 // Control frames a member sends -------------------------------------------------------------

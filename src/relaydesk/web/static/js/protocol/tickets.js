@@ -11,54 +11,62 @@ import {
 } from "./errors.js";
 import { concat, equalBytes, utf8 } from "./bytes.js";
 import * as limits from "./limits.js";
-import { Role, U64, unpackFields } from "./messages.js";
+import { Field, Role, U32, U64, decodeRecord, recordSchema } from "./messages.js";
 import { pack } from "./msgpack.js";
 import { ed25519Sign, ed25519Verify } from "./primitives.js";
 
 export const TICKET_LABEL = utf8("relaydesk/v1 ticket");
-export const TICKET_VERSION = 1;
+export const TICKET_VERSION = 2;
+
+/** Rule bits of a ticket (§7.2): what the broker decided about this member's entry. */
+export const TicketRule = Object.freeze({
+  WAIT_IN_LOBBY: 1, // this member waits for a host's admission
+  TWO_PARTY: 2, // the session is a two-party support session
+  JOIN_BEFORE_HOST: 4, // members may be in before the host (chat only)
+});
+export const KNOWN_RULES =
+  TicketRule.WAIT_IN_LOBBY | TicketRule.TWO_PARTY | TicketRule.JOIN_BEFORE_HOST;
 
 /**
  * @typedef {object} Ticket the fields of a ticket's content (§7.2)
  * @property {Uint8Array} sessionUid 16 bytes
  * @property {number} memberId
  * @property {string} displayName 1..64 characters
- * @property {number} role Role at admission (it decides the key leader, §6.1)
+ * @property {number} role Role at admission (the relay announces the current role, §6.1)
  * @property {Uint8Array} x25519 the member's agreement public key (HPKE recipient)
  * @property {Uint8Array} ed25519 the member's signing public key
  * @property {string} relay where to connect
  * @property {number | bigint} expiresAt Unix seconds (bigint above 2^53 - 1)
+ * @property {string} email the member's e-mail address as given when joining ("" if none)
+ * @property {number} rules TicketRule bits
  */
 
-/** @param {import("./messages.js").Fields} fields @returns {Ticket} */
-function ticketFromFields(fields) {
-  fields.integer(TICKET_VERSION, TICKET_VERSION);
-  return {
-    sessionUid: fields.binary(16, 16),
-    memberId: fields.member(),
-    displayName: fields.text(limits.MAX_DISPLAY_NAME_CHARS, 1),
-    role: fields.enumeration(Role, "Role"),
-    x25519: fields.binary(32, 32),
-    ed25519: fields.binary(32, 32),
-    relay: fields.text(limits.MAX_RELAY_URL_CHARS),
-    expiresAt: fields.integer(0, U64),
-  };
-}
+/** A ticket's content (§7.2): [version, fields...]. */
+// prettier-ignore
+const TICKET = recordSchema([
+  [null, Field.constant(TICKET_VERSION)],
+  ["sessionUid", Field.binary(16, 16)],
+  ["memberId", Field.member()],
+  ["displayName", Field.text(limits.MAX_DISPLAY_NAME_CHARS, 1)],
+  ["role", Field.enumeration(Role, "Role")],
+  ["x25519", Field.binary(32, 32)],
+  ["ed25519", Field.binary(32, 32)],
+  ["relay", Field.text(limits.MAX_RELAY_URL_CHARS)],
+  ["expiresAt", Field.integer(0, U64)],
+  ["email", Field.text(limits.MAX_EMAIL_CHARS), ""],
+  ["rules", Field.number(0, U32), 0],
+], {
+  check: ({ rules }) => {
+    const unknown = (rules & ~KNOWN_RULES) >>> 0;
+    if (unknown !== 0) throw new MessageError(`ticket: unknown rule bits 0x${unknown.toString(16)}`);
+  },
+});
 
-/** @param {Ticket} ticket */
-function ticketToFields(ticket) {
-  return [
-    TICKET_VERSION,
-    ticket.sessionUid,
-    ticket.memberId,
-    ticket.displayName,
-    ticket.role,
-    ticket.x25519,
-    ticket.ed25519,
-    ticket.relay,
-    ticket.expiresAt,
-  ];
-}
+/** The ticket as the broker hands it out: the content exactly as signed, and its signature. */
+const SIGNED_TICKET = recordSchema([
+  ["content", Field.binary(limits.MAX_TICKET_BYTES)],
+  ["signature", Field.binary(64, 64)],
+]);
 
 /**
  * Split and parse a ticket without checking its signature.
@@ -68,13 +76,13 @@ function ticketToFields(ticket) {
  */
 export function readTicket(blob) {
   try {
-    const outer = unpackFields(blob, limits.MAX_TICKET_BYTES, "ticket");
-    const content = outer.binary(limits.MAX_TICKET_BYTES);
-    const signature = outer.binary(64, 64);
-    outer.done();
-    const fields = unpackFields(content, limits.MAX_TICKET_BYTES, "ticket");
-    const ticket = ticketFromFields(fields);
-    fields.done();
+    const { content, signature } = decodeRecord(
+      blob,
+      SIGNED_TICKET,
+      limits.MAX_TICKET_BYTES,
+      "ticket",
+    );
+    const ticket = decodeRecord(content, TICKET, limits.MAX_TICKET_BYTES, "ticket");
     return { content, signature, ticket };
   } catch (error) {
     if (error instanceof MessageError) throw new TicketError(`malformed ticket: ${error.message}`);
@@ -125,7 +133,9 @@ export function sameTicket(a, b) {
     equalBytes(a.x25519, b.x25519) &&
     equalBytes(a.ed25519, b.ed25519) &&
     a.relay === b.relay &&
-    BigInt(a.expiresAt) === BigInt(b.expiresAt)
+    BigInt(a.expiresAt) === BigInt(b.expiresAt) &&
+    a.email === b.email &&
+    a.rules === b.rules
   );
 }
 
@@ -137,7 +147,8 @@ export function sameTicket(a, b) {
  * @returns {Promise<Uint8Array>}
  */
 export async function signTicket(ticket, brokerPrivateKey) {
-  const content = pack(ticketToFields(ticket));
+  // Not checked against the schema: tests sign malformed tickets on purpose.
+  const content = pack(TICKET.write(ticket));
   const signature = await ed25519Sign(brokerPrivateKey, concat(TICKET_LABEL, content));
-  return pack([content, signature]);
+  return pack(SIGNED_TICKET.write({ content, signature }));
 }
