@@ -3,12 +3,16 @@ that its name is unique on sys.path)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 with warnings.catch_warnings():
     # Starlette now wants the httpx2 package for its TestClient and warns (an error under
@@ -17,6 +21,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from relaydesk.broker.passwords import Passwords
+from relaydesk.protocol.keys import MemberKeys
 
 START = 1_800_000_000.0  # the fake clock's first reading (Unix seconds)
 PUBLIC_URL = "https://127.0.0.1:8443"
@@ -56,3 +61,46 @@ class Organizer:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def join_body(
+    name: str = "Bob", password: str | None = None, email: str | None = None
+) -> tuple[MemberKeys, dict[str, Any]]:
+    keys = MemberKeys(X25519PrivateKey.generate(), Ed25519PrivateKey.generate())
+    body: dict[str, Any] = {
+        "display_name": name,
+        "x25519": b64(keys.x25519_public),
+        "ed25519": b64(keys.ed25519_public),
+    }
+    if password is not None:
+        body["password"] = password
+    if email is not None:
+        body["email"] = email
+    return keys, body
+
+
+def create(client: TestClient, organizer: Organizer, **body: Any) -> dict[str, Any]:
+    answer = client.post("/api/sessions", json=body, headers=organizer.headers)
+    assert answer.status_code == 201, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def join(
+    client: TestClient,
+    session_id: str,
+    name: str = "Bob",
+    password: str | None = None,
+    headers: dict[str, str] | None = None,
+    email: str | None = None,
+) -> Any:
+    _, body = join_body(name, password, email)
+    return client.post(f"/api/sessions/{session_id}/join", json=body, headers=headers or {})

@@ -15,7 +15,7 @@ import pytest
 from broker_testing import FakeClock
 
 from relaydesk.broker.records import CSV_COLUMNS
-from relaydesk.broker.store import Store
+from relaydesk.broker.store import Store, TotpState
 from relaydesk.cli import main
 from relaydesk.protocol.messages import Role
 from relaydesk.server.datadir import DATABASE_URL_ENV, DataDir
@@ -119,8 +119,8 @@ def _session_with_records(store: Store, clock: FakeClock) -> tuple[str, bytes]:
     uid = secrets.token_bytes(16)
     store.create_session("123456789", uid, organizer.id, None)
     store.session_started(uid)
-    store.member_joined(uid, 1, "Alice", Role.HOST)
-    store.member_joined(uid, 2, "=cmd|' /C calc'!A0", Role.PARTICIPANT)
+    store.member_joined(uid, 1, "Alice", Role.HOST, "alice@example.org")
+    store.member_joined(uid, 2, "=cmd|' /C calc'!A0", Role.PARTICIPANT, "=1+2@example.org")
     clock.advance(3600)
     store.member_left(uid, 2, 1000, 2_000_000)
     store.member_left(uid, 1, 3000, 4000)
@@ -156,6 +156,8 @@ def test_records_as_csv(
     assert bob_left["at"] == "2027-01-15T09:00:00+00:00"
     # A name that a spreadsheet would run as a formula is defused.
     assert bob_left["display_name"] == "'=cmd|' /C calc'!A0"
+    assert bob_left["email"] == "'=1+2@example.org"  # from the join record, defused too
+    assert body[1]["email"] == "alice@example.org"
     assert body[0]["member_id"] == "" and body[0]["display_name"] == ""
 
 
@@ -180,6 +182,7 @@ def test_records_as_json_since_a_date(
         "bytes_in": 0,
         "bytes_out": 0,
         "detail": None,
+        "email": "alice@example.org",
     }
     assert admin(data, "records", "--json", "--since", "2027-01-15T09:00") == 0
     assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == [
@@ -236,3 +239,21 @@ def test_the_installed_command(data: DataDir, server_store: Store, clock: FakeCl
     lines = exported.stdout.splitlines()
     assert lines[0] == ",".join(CSV_COLUMNS)
     assert len(lines) == 7
+
+
+def test_totp_reset_turns_off_two_step_login(
+    data: DataDir, server_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    account = server_store.add_account("alice", "$argon2id$x")
+    server_store.set_pending_totp(account.id, "A" * 32)
+    assert server_store.confirm_totp(account.id, "A" * 32, 7, ["1" * 64])
+    assert admin(data, "user", "totp-reset", "alice") == 0
+    assert "Turned off two-step login for alice" in capsys.readouterr().out
+    assert server_store.totp_state(account.id) == TotpState(None, None, None)
+    assert server_store.recovery_codes_left(account.id) == 0
+    found = server_store.account("alice")
+    assert found is not None and not found[0].totp_enabled
+    assert admin(data, "user", "totp-reset", "alice") == 0
+    assert "had no two-step login" in capsys.readouterr().out
+    assert admin(data, "user", "totp-reset", "nobody") == 1
+    assert "no account is named 'nobody'" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 from collections.abc import Callable
@@ -19,57 +18,22 @@ from broker_testing import (
     FakeClock,
     Organizer,
     TestClient,
+    b64,
+    create,
+    join,
+    join_body,
+    unb64,
 )
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
 from relaydesk import __version__, limits
 from relaydesk.broker.service import Broker
 from relaydesk.errors import TicketExpired
-from relaydesk.protocol.keys import MemberKeys
 from relaydesk.protocol.messages import Role
 from relaydesk.protocol.tickets import verify_ticket
 
 REFUSED = {"detail": "No session with that ID and password."}
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def join_body(name: str = "Bob", password: str | None = None) -> tuple[MemberKeys, dict[str, Any]]:
-    keys = MemberKeys(X25519PrivateKey.generate(), Ed25519PrivateKey.generate())
-    body: dict[str, Any] = {
-        "display_name": name,
-        "x25519": b64(keys.x25519_public),
-        "ed25519": b64(keys.ed25519_public),
-    }
-    if password is not None:
-        body["password"] = password
-    return keys, body
-
-
-def create(client: TestClient, organizer: Organizer, **body: Any) -> dict[str, Any]:
-    answer = client.post("/api/sessions", json=body, headers=organizer.headers)
-    assert answer.status_code == 201, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
-
-
-def join(
-    client: TestClient,
-    session_id: str,
-    name: str = "Bob",
-    password: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    _, body = join_body(name, password)
-    return client.post(f"/api/sessions/{session_id}/join", json=body, headers=headers or {})
 
 
 # Login --------------------------------------------------------------------------------
@@ -476,12 +440,35 @@ def test_every_endpoint_is_documented(app: FastAPI) -> None:
         ("POST", "/api/sessions/{session_id}/end"),
         ("GET", "/api/server"),
         ("GET", "/api/records"),
+        ("GET", "/api/sessions/listed"),
+        ("POST", "/api/web/login"),
+        ("POST", "/api/web/logout"),
+        ("GET", "/api/me"),
+        ("POST", "/api/me/totp"),
+        ("POST", "/api/me/totp/confirm"),
+        ("POST", "/api/me/totp/disable"),
     }
     for operation in operations.values():
         assert operation["tags"] and operation["summary"] and operation["description"]
     join_errors = operations[("POST", "/api/sessions/{session_id}/join")]["responses"]
-    assert {"200", "403", "422", "429"} <= set(join_errors)
-    assert "HTTPBearer" in document["components"]["securitySchemes"]
+    assert {"200", "400", "403", "409", "422", "429"} <= set(join_errors)
+    for path in ("/api/me", "/api/me/totp", "/api/me/totp/confirm", "/api/me/totp/disable"):
+        method = "GET" if path == "/api/me" else "POST"
+        assert {"401", "403", "422"} <= set(operations[(method, path)]["responses"]), path
+    assert {"401", "403", "429"} <= set(operations[("POST", "/api/web/login")]["responses"])
+    schemes = document["components"]["securitySchemes"]
+    assert "HTTPBearer" in schemes
+    assert schemes["APIKeyCookie"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "relaydesk_token",
+        "description": schemes["APIKeyCookie"]["description"],
+    }
+    create_body = document["components"]["schemas"]["CreateSessionRequest"]["properties"]
+    assert {"title", "listed", "lobby", "two_party", "require_email", "join_before_host"} <= set(
+        create_body
+    )
+    assert "waits_in_lobby" in document["components"]["schemas"]["JoinAnswer"]["properties"]
 
 
 # At rest ------------------------------------------------------------------------------

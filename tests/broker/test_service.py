@@ -15,7 +15,9 @@ from relaydesk.broker.service import (
     Broker,
     BrokerSettings,
     normalize_display_name,
+    normalize_email,
     normalize_session_id,
+    normalize_title,
     random_session_id,
 )
 from relaydesk.broker.store import Store
@@ -54,6 +56,45 @@ def test_display_names() -> None:
     for bad in ("", "   ", "x" * 65, "a\nb", "a\u202eb", "a\u2028b"):
         with pytest.raises(BrokerError):
             normalize_display_name(bad)
+
+
+def test_e_mail_addresses_are_plausible_and_normalized() -> None:
+    assert normalize_email("  Bob.Smith+meet@Example.ORG ") == "Bob.Smith+meet@example.org"
+    assert normalize_email("zoë@bücher.example") == "zoë@bücher.example"
+    longest = "b" * (254 - len("@example.org")) + "@example.org"
+    assert normalize_email(longest) == longest
+    bad = [
+        "",
+        "bob",
+        "bob@",
+        "@example.org",
+        "bob@example",  # no dot in the domain
+        "bob@@example.org",
+        "bob@ex@ample.org",
+        "bob smith@example.org",
+        "bob@exa mple.org",
+        "bob@example..org",
+        "bob@.example.org",
+        "bob@example.org.",
+        "bob@-example.org",
+        "bob\x00@example.org",
+        "bob\u202e@example.org",
+        "bob@example.org\nBcc: eve@example.org",
+        "bob@exa<mple.org",
+        "b" * 243 + "@example.org",  # 255 characters
+    ]
+    for address in bad:
+        assert normalize_email(address) is None, address
+
+
+def test_titles() -> None:
+    assert normalize_title("  Weekly call ") == "Weekly call"
+    assert normalize_title(None) is None
+    assert normalize_title("   ") is None
+    assert normalize_title("t" * 100) == "t" * 100
+    for bad in ("t" * 101, "a\nb", "a\u202eb"):
+        with pytest.raises(BrokerError):
+            normalize_title(bad)
 
 
 def test_a_random_id_that_is_taken_is_drawn_again(

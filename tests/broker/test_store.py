@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from broker_testing import START, FakeClock
 
-from relaydesk.broker.store import Store
+from relaydesk.broker.store import ListedSession, SessionSettings, Store, TotpState
 from relaydesk.errors import AccountExists, AccountNotFound, BrokerError, SessionIdTaken
 from relaydesk.protocol.messages import Role
 from relaydesk.relay.records import MAX_DETAIL_CHARS, RecordKind
@@ -171,3 +171,134 @@ def test_records_since_and_per_organizer(any_store: Store, clock: FakeClock) -> 
     ]
     in_paris = later.astimezone(timezone(timedelta(hours=1)))
     assert len(any_store.records(since=in_paris)) == 2
+
+
+def test_session_settings_are_stored(any_store: Store) -> None:
+    organizer = any_store.add_account("alice", "h")
+    settings = SessionSettings(
+        title="Support for Bob",
+        listed=True,
+        lobby=True,
+        two_party=True,
+        require_email=True,
+        join_before_host=False,
+    )
+    created = any_store.create_session("123456789", uid(), organizer.id, None, settings)
+    assert created.settings == settings
+    found = any_store.live_session("123456789")
+    assert found is not None and found.settings == settings and not found.locked
+    plain = any_store.create_session("123456780", uid(), organizer.id, None)
+    assert plain.settings == SessionSettings()
+    assert plain.settings.join_before_host
+
+
+def test_session_locked_records_a_lock_and_sets_the_flag(any_store: Store) -> None:
+    organizer = any_store.add_account("alice", "h")
+    session = any_store.create_session("111222333", uid(), organizer.id, None)
+    any_store.member_joined(session.session_uid, 1, "Alice", Role.HOST, "alice@example.org")
+    any_store.session_locked(session.session_uid, True, 1)
+    found = any_store.live_session("111222333")
+    assert found is not None and found.locked
+    any_store.session_locked(session.session_uid, False, 1)
+    found = any_store.live_session("111222333")
+    assert found is not None and not found.locked
+    locks = [r for r in any_store.records() if r.kind is RecordKind.LOCK]
+    assert [(r.member_id, r.display_name, r.role, r.email, r.detail) for r in locks] == [
+        (1, "Alice", "host", "alice@example.org", "locked=true by=1"),
+        (1, "Alice", "host", "alice@example.org", "locked=false by=1"),
+    ]
+    any_store.session_locked(uid(), True, 1)  # an unknown session: dropped
+
+
+def test_join_records_keep_the_e_mail_address_and_later_records_repeat_it(
+    any_store: Store,
+) -> None:
+    organizer = any_store.add_account("alice", "h")
+    session = any_store.create_session("111222333", uid(), organizer.id, None)
+    any_store.member_joined(session.session_uid, 2, "Bob", Role.PARTICIPANT, "bob@example.org")
+    any_store.member_joined(session.session_uid, 3, "Carol", Role.PARTICIPANT)
+    any_store.member_event(session.session_uid, RecordKind.EXPEL, 2, "by=1")
+    any_store.member_left(session.session_uid, 2, 1, 2)
+    any_store.member_left(session.session_uid, 3, 1, 2)
+    assert [(r.kind, r.member_id, r.email) for r in any_store.records()] == [
+        (RecordKind.JOIN, 2, "bob@example.org"),
+        (RecordKind.JOIN, 3, None),
+        (RecordKind.EXPEL, 2, "bob@example.org"),
+        (RecordKind.LEAVE, 2, "bob@example.org"),
+        (RecordKind.LEAVE, 3, None),
+    ]
+
+
+def test_joined_members_counts_distinct_members_from_join_records(any_store: Store) -> None:
+    organizer = any_store.add_account("alice", "h")
+    session = any_store.create_session("111222333", uid(), organizer.id, None)
+    other = any_store.create_session("111222334", uid(), organizer.id, None)
+    assert any_store.joined_members(session.session_uid) == 0
+    any_store.member_joined(session.session_uid, 1, "Alice", Role.HOST)
+    any_store.member_joined(session.session_uid, 1, "Alice", Role.HOST)  # reconnected
+    any_store.member_joined(other.session_uid, 1, "Alice", Role.HOST)
+    any_store.member_event(session.session_uid, RecordKind.LOBBY, 2, "reason=approval")
+    assert any_store.joined_members(session.session_uid) == 1
+    any_store.member_joined(session.session_uid, 2, "Bob", Role.PARTICIPANT)
+    assert any_store.joined_members(session.session_uid) == 2
+
+
+def test_listed_sessions_are_live_listed_ones_with_their_organizer(any_store: Store) -> None:
+    alice = any_store.add_account("alice", "h")
+    bob = any_store.add_account("bob", "h")
+    listed = SessionSettings(title="Town hall", listed=True)
+    first = any_store.create_session("100000001", uid(), alice.id, None, listed)
+    any_store.create_session("100000002", uid(), alice.id, None)  # unlisted
+    any_store.create_session("100000003", uid(), bob.id, None, SessionSettings(listed=True))
+    ended = any_store.create_session("100000004", uid(), bob.id, None, listed)
+    any_store.end_session(ended.session_uid)
+    assert any_store.listed_sessions(10) == [
+        ListedSession("100000001", "Town hall", "alice"),
+        ListedSession("100000003", None, "bob"),
+    ]
+    assert any_store.listed_sessions(1) == [ListedSession("100000001", "Town hall", "alice")]
+    any_store.end_session(first.session_uid)
+    assert [s.session_id for s in any_store.listed_sessions(10)] == ["100000003"]
+
+
+def test_logins_can_be_looked_up_and_deleted(any_store: Store) -> None:
+    account = any_store.add_account("alice", "h")
+    expires = datetime.fromtimestamp(START + 60, UTC)
+    any_store.add_token("d" * 64, account.id, expires)
+    assert any_store.token_login("d" * 64) == (account, expires)
+    assert any_store.delete_token("d" * 64)
+    assert not any_store.delete_token("d" * 64)
+    assert any_store.token_login("d" * 64) is None
+
+
+def test_totp_state_steps_and_recovery_codes(any_store: Store) -> None:
+    account = any_store.add_account("alice", "h")
+    any_store.set_pending_totp(account.id, "A" * 32)
+    assert any_store.totp_state(account.id) == TotpState(None, "A" * 32, None)
+    assert not any_store.accept_totp_step(account.id, 5)  # not on yet
+    assert not any_store.confirm_totp(account.id, "B" * 32, 10, ["1" * 64])  # not pending
+    assert any_store.confirm_totp(account.id, "A" * 32, 10, ["1" * 64, "2" * 64])
+    assert any_store.totp_state(account.id) == TotpState("A" * 32, None, 10)
+    found = any_store.account("alice")
+    assert found is not None and found[0].totp_enabled
+    assert not any_store.accept_totp_step(account.id, 10)  # replayed
+    assert not any_store.accept_totp_step(account.id, 9)  # older
+    assert any_store.accept_totp_step(account.id, 11)
+    assert any_store.recovery_codes_left(account.id) == 2
+    assert any_store.use_recovery_code(account.id, "1" * 64)
+    assert not any_store.use_recovery_code(account.id, "1" * 64)  # once only
+    assert not any_store.use_recovery_code(account.id, "3" * 64)
+    assert any_store.recovery_codes_left(account.id) == 1
+    other = any_store.add_account("bob", "h")
+    assert not any_store.use_recovery_code(other.id, "2" * 64)  # not his
+    any_store.disable_totp(account.id)
+    assert any_store.totp_state(account.id) == TotpState(None, None, None)
+    assert any_store.recovery_codes_left(account.id) == 0
+    any_store.set_pending_totp(account.id, "C" * 32)
+    assert any_store.confirm_totp(account.id, "C" * 32, 20, ["4" * 64])
+    assert any_store.reset_totp("alice")
+    assert not any_store.reset_totp("alice")
+    assert any_store.totp_state(account.id) == TotpState(None, None, None)
+    assert any_store.recovery_codes_left(account.id) == 0
+    with pytest.raises(AccountNotFound):
+        any_store.reset_totp("nobody")

@@ -9,6 +9,7 @@ database, and signs tickets with ``protocol.tickets.sign_ticket``. It never sees
 - ``records``: the event record type and its CSV/JSON export (the relay reports
   through ``relaydesk.relay.records.RecordSink``, which ``store`` implements).
 - ``passwords``, ``ratelimit``: argon2id hashing, token buckets and lockouts.
-- ``service``: ``Broker``, the rules (login, create, join, end).
-- ``schemas``, ``api``: the HTTPS API (FastAPI router).
+- ``totp``: two-step login, TOTP codes (pyotp), the QR code (segno), recovery codes.
+- ``service``: ``Broker``, the rules (login, two-step login, create, join, end).
+- ``schemas``, ``api``: the HTTPS API (FastAPI router): bearer token or login cookie.
 """

@@ -1,7 +1,8 @@
 """The broker's tables. Changing one needs a new migration in ``migrations/versions/``.
 
 What is stored is what ARCHITECTURE.md lists for the server side, and nothing else:
-password hashes (never passwords), hashes of login tokens (never tokens), sessions and
+password hashes (never passwords), hashes of login tokens (never tokens), organizers'
+TOTP secrets and the SHA-256 of their recovery codes (never the codes), sessions and
 event records holding metadata only.
 """
 
@@ -23,7 +24,10 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -36,6 +40,9 @@ TOKEN_HASH_CHARS = 64  # SHA-256, hex
 MAX_HASH_CHARS = 255  # an argon2 hash in PHC string form is about 100 characters
 MAX_KIND_CHARS = 16
 MAX_ROLE_CHARS = 16
+MAX_TITLE_CHARS = 100  # a session's title, as listed and shown to whoever joins
+TOTP_SECRET_CHARS = 32  # base32 of 160 bits (RFC 4226's recommended secret length)
+RECOVERY_CODE_HASH_CHARS = 64  # SHA-256, hex
 
 # Event record ids grow without bound: 64 bits on PostgreSQL; SQLite's INTEGER PRIMARY KEY
 # is 64 bits already, and only that exact spelling makes it the rowid.
@@ -93,6 +100,30 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(MAX_HASH_CHARS))  # argon2id
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Two-step login (TOTP, RFC 6238): the confirmed secret (base32) once it is on; a
+    # pending one between enrolment and its first code; the time step of the last code
+    # accepted, so that no code is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(TOTP_SECRET_CHARS))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(TOTP_SECRET_CHARS))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """A one-time recovery code of an account with two-step login: only its SHA-256 is
+    kept, and ``used_at`` once it has been used (it never works again)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(RECOVERY_CODE_HASH_CHARS))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Also the index that finds an account's codes.
+    __table_args__ = (
+        UniqueConstraint("account_id", "code_hash", name="uq_recovery_codes_account_id"),
+    )
 
 
 class OrganizerToken(Base):
@@ -120,7 +151,16 @@ class Session(Base):
     password_hash: Mapped[str | None] = mapped_column(String(MAX_HASH_CHARS))  # argon2id
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # unused so far
+    # What the organizer chose when creating it (docs/operators.md, "Sessions").
+    title: Mapped[str | None] = mapped_column(String(MAX_TITLE_CHARS))
+    listed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    lobby: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    two_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    require_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    join_before_host: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Set by a host in the meeting (the relay reports it): nobody new may join.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The next member id to hand out; member ids are never reused within a session,
     # because clients bind keys to them (docs/protocol.md §2.2).
     next_member_id: Mapped[int] = mapped_column(BigInteger, default=1)
@@ -151,6 +191,8 @@ class EventRecord(Base):
     kind: Mapped[str] = mapped_column(String(MAX_KIND_CHARS))
     member_id: Mapped[int | None] = mapped_column(BigInteger)
     display_name: Mapped[str | None] = mapped_column(String(limits.MAX_DISPLAY_NAME_CHARS))
+    # The e-mail address the member gave when joining (in its ticket), if any.
+    email: Mapped[str | None] = mapped_column(String(limits.MAX_EMAIL_CHARS))
     role: Mapped[str | None] = mapped_column(String(MAX_ROLE_CHARS))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -32,6 +32,7 @@ class EventRecord:
     bytes_in: int
     bytes_out: int
     detail: str | None = None
+    email: str | None = None  # as the member gave it when joining (in its ticket)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class EventRecord:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "detail": self.detail,
+            "email": self.email,
         }
 
 
@@ -59,12 +61,14 @@ CSV_COLUMNS = (
     "bytes_in",
     "bytes_out",
     "detail",
+    "email",  # last, so that the columns of earlier versions keep their places
 )
 
 
 def _csv_safe(value: object) -> object:
-    """Display names are chosen by whoever joins: one starting with = + - @ would be
-    read as a formula by spreadsheet programs (CSV injection). A leading quote stops it."""
+    """Display names and e-mail addresses are chosen by whoever joins: one starting with
+    = + - @ would be read as a formula by spreadsheet programs (CSV injection). A leading
+    quote stops it."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value

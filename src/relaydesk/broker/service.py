@@ -4,7 +4,12 @@ Join admission follows SECURITY.md ("Outsider guessing"): a wrong session ID and
 password give the same ``JoinRefused`` after the same work (one argon2id check, against a
 decoy hash when there is no session); joins are rate-limited per client address and per
 session ID; a session ID with too many failures is locked for a while. What is counted
-never depends on whether the session exists, so no limit tells it either.
+never depends on whether the session exists, so no limit tells it either. The session's
+own rules (an e-mail address asked, a locked meeting, a two-party session that has both
+parties) are checked only after the password, so they tell an outsider nothing.
+
+Organizers log in with their password and, when they turned two-step login on, a TOTP
+code or a recovery code (``broker.totp``); a wrong code counts like a wrong password.
 """
 
 from __future__ import annotations
@@ -14,30 +19,43 @@ import logging
 import secrets
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relaydesk import limits
+from relaydesk.broker import totp
+from relaydesk.broker.models import MAX_TITLE_CHARS
 from relaydesk.broker.passwords import Passwords
 from relaydesk.broker.ratelimit import FailureLockout, TokenBucket
 from relaydesk.broker.records import EventRecord
-from relaydesk.broker.store import AccountInfo, Clock, Store
+from relaydesk.broker.store import (
+    AccountInfo,
+    Clock,
+    ListedSession,
+    SessionInfo,
+    SessionSettings,
+    Store,
+)
 from relaydesk.errors import (
     AccountDisabled,
     AuthenticationFailed,
     BrokerError,
     JoinRefused,
+    OneTimeCodeNeeded,
     RateLimited,
     SessionFull,
     SessionIdTaken,
+    SessionLocked,
     SessionNotFound,
+    TwoPartyFull,
+    TwoStepLoginState,
 )
 from relaydesk.protocol.frames import MAX_MEMBER_ID
 from relaydesk.protocol.messages import Role
-from relaydesk.protocol.tickets import Ticket, sign_ticket
+from relaydesk.protocol.tickets import Ticket, TicketRule, sign_ticket
 from relaydesk.relay.records import RecordSink
 
 log = logging.getLogger(__name__)
@@ -47,6 +65,15 @@ SESSION_UID_BYTES = 16
 PUBLIC_KEY_BYTES = 32
 RANDOM_ID_ATTEMPTS = 20  # with at most thousands of live IDs among 9e8, one try is enough
 JOIN_REFUSED = "No session with that ID and password."
+WRONG_LOGIN = "Wrong username or password."
+ONE_TIME_CODE_NEEDED = "This account needs its one-time code."
+WRONG_ONE_TIME_CODE = "Wrong or already used one-time code."
+EMAIL_REQUIRED = "This session asks for your e-mail address."
+EMAIL_INVALID = "That does not look like an e-mail address."
+SESSION_LOCKED = "This meeting is locked: nobody new can join."
+TWO_PARTY_FULL = "This support session already has both parties."
+TWO_PARTIES = 2
+MAX_LISTED_SESSIONS = 200  # GET /api/sessions/listed shows at most this many (oldest first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +113,28 @@ class IssuedToken:
 
 
 @dataclass(frozen=True, slots=True)
+class OrganizerLogin:
+    """Whose a token is, and until when it works."""
+
+    account: AccountInfo
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrolment:
+    """A pending TOTP secret, for the organizer's authenticator app."""
+
+    secret: str  # base32, to type in by hand
+    otpauth_uri: str
+    qr_svg: str  # the URI as a QR code, an SVG document
+
+
+@dataclass(frozen=True, slots=True)
 class CreatedSession:
     session_id: str
     session_uid: bytes
     invite_url: str
+    settings: SessionSettings = field(default_factory=SessionSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +148,13 @@ class Admission:
     relay_url: str
     broker_public_key: bytes  # raw Ed25519, 32 bytes
     expires_at: datetime
+    email: str  # as in the ticket ("" when none was given)
+    rules: TicketRule
+
+    @property
+    def waits_in_lobby(self) -> bool:
+        """The member waits for a host to admit them (the session has a lobby)."""
+        return TicketRule.WAIT_IN_LOBBY in self.rules
 
 
 def token_hash(token: str) -> str:
@@ -124,9 +176,48 @@ def normalize_display_name(name: str) -> str:
         raise BrokerError(
             f"the display name must have 1 to {limits.MAX_DISPLAY_NAME_CHARS} characters"
         )
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+    if _has_control_characters(name):
         raise BrokerError("the display name must not contain control characters")
     return name
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text)
+
+
+def normalize_title(title: str | None) -> str | None:
+    """A session's title stripped (None when empty); BrokerError unless at most 100
+    characters without control characters."""
+    if title is None or not title.strip():
+        return None
+    title = title.strip()
+    if len(title) > MAX_TITLE_CHARS:
+        raise BrokerError(f"a title has at most {MAX_TITLE_CHARS} characters")
+    if _has_control_characters(title):
+        raise BrokerError("a title must not contain control characters")
+    return title
+
+
+def normalize_email(text: str) -> str | None:
+    """A plausible e-mail address, stripped and with its domain in lowercase; None if
+    it is not one: one ``@`` with something before it, a domain of at least two
+    dot-separated labels of letters, digits and hyphens, no space or control character,
+    at most 254 characters. (Whether the address exists is not the broker's to know.)"""
+    address = text.strip()
+    if not address or len(address) > limits.MAX_EMAIL_CHARS or address.count("@") != 1:
+        return None
+    local, domain = address.split("@")
+    labels = domain.split(".")
+    if (
+        not local
+        or len(labels) < 2
+        or any(not label or label.startswith("-") or label.endswith("-") for label in labels)
+        or not all(char.isalnum() or char in "-." for char in domain)
+        or any(char.isspace() for char in local)
+        or _has_control_characters(local)
+    ):
+        return None
+    return f"{local}@{domain.lower()}"
 
 
 def random_session_id() -> str:
@@ -187,7 +278,12 @@ class Broker:
 
     # Organizers -----------------------------------------------------------------------
 
-    def login(self, username: str, password: str, address: str) -> IssuedToken:
+    def login(
+        self, username: str, password: str, address: str, one_time_code: str | None = None
+    ) -> IssuedToken:
+        """A new login token. An account with two-step login also needs
+        ``one_time_code``: without it OneTimeCodeNeeded (the password was right); a
+        wrong, replayed or used one counts as a failed login."""
         now = self.clock()
         wait = self.login_per_address.take(address, now)
         if wait:
@@ -203,10 +299,18 @@ class Broker:
         if found is None or not self.passwords.verify(password_hash, password):
             self.login_failures_per_username.spend(name_key, now)
             log.info("failed login from %s", address)
-            raise AuthenticationFailed("Wrong username or password.")
+            raise AuthenticationFailed(WRONG_LOGIN)
         account, stored_hash = found
         if account.disabled:
             raise AccountDisabled("This account is disabled; ask the server's administrator.")
+        if account.totp_enabled:
+            code = (one_time_code or "").strip()
+            if not code:
+                raise OneTimeCodeNeeded(ONE_TIME_CODE_NEEDED)
+            if not self._second_factor(account, code, now):
+                self.login_failures_per_username.spend(name_key, now)
+                log.info("failed one-time code for %s from %s", account.username, address)
+                raise AuthenticationFailed(WRONG_ONE_TIME_CODE)
         if self.passwords.needs_rehash(stored_hash):
             self.store.set_password_hash(account.id, self.passwords.hash(password))
         token = secrets.token_urlsafe(limits.ORGANIZER_TOKEN_BYTES)
@@ -215,23 +319,123 @@ class Broker:
         log.info("organizer %s logged in from %s", account.username, address)
         return IssuedToken(token, expires_at)
 
+    def _second_factor(self, account: AccountInfo, code: str, now: float) -> bool:
+        """A TOTP code newer than the last one accepted, or an unused recovery code;
+        either is spent by being accepted."""
+        state = self.store.totp_state(account.id)
+        if state.secret is None:
+            return False
+        if totp.is_totp_code(code):
+            step = totp.matching_step(state.secret, code, now, after=state.last_step)
+            return step is not None and self.store.accept_totp_step(account.id, step)
+        hashed = totp.recovery_code_hash(code)
+        if hashed is None or not self.store.use_recovery_code(account.id, hashed):
+            return False
+        log.info("organizer %s used a recovery code", account.username)
+        return True
+
     def authenticate(self, token: str) -> AccountInfo:
-        """The organizer a bearer token belongs to."""
+        """The organizer a bearer token (or login cookie) belongs to."""
+        return self.organizer_login(token).account
+
+    def organizer_login(self, token: str) -> OrganizerLogin:
+        """The organizer a token belongs to, and when that login expires."""
         if not token:
             raise AuthenticationFailed("Log in first: this needs an organizer's token.")
-        account = self.store.account_for_token(token_hash(token))
-        if account is None:
+        found = self.store.token_login(token_hash(token))
+        if found is None:
             raise AuthenticationFailed("Your login has expired or is not valid; log in again.")
+        account, expires_at = found
         if account.disabled:
             raise AccountDisabled("This account is disabled; ask the server's administrator.")
-        return account
+        return OrganizerLogin(account, expires_at)
+
+    def logout(self, token: str) -> None:
+        """The token stops working at once (nothing happens for an unknown one)."""
+        if token and self.store.delete_token(token_hash(token)):
+            log.info("an organizer logged out")
+
+    # Two-step login -------------------------------------------------------------------
+
+    def _code_attempt(self, account: AccountInfo) -> float:
+        """Checks the per-username failure limit before a one-time code is tried."""
+        now = self.clock()
+        wait = self.login_failures_per_username.wait(account.username.casefold(), now)
+        if wait:
+            raise RateLimited("Too many wrong one-time codes; wait a little.", wait)
+        return now
+
+    def _code_failed(self, account: AccountInfo, now: float) -> None:
+        self.login_failures_per_username.spend(account.username.casefold(), now)
+        log.info("wrong one-time code for %s", account.username)
+
+    def start_totp(self, account: AccountInfo) -> TotpEnrolment:
+        """A new pending TOTP secret; two-step login is on once its first code is
+        confirmed (``confirm_totp``)."""
+        if account.totp_enabled:
+            raise TwoStepLoginState("Two-step login is on already; turn it off first.")
+        secret = totp.new_secret()
+        self.store.set_pending_totp(account.id, secret)
+        host = urlsplit(self.settings.public_url).hostname or "server"
+        uri = totp.provisioning_uri(secret, account.username, f"relaydesk {host}")
+        log.info("organizer %s began turning on two-step login", account.username)
+        return TotpEnrolment(secret, uri, totp.qr_svg(uri))
+
+    def confirm_totp(self, account: AccountInfo, code: str) -> list[str]:
+        """Turn two-step login on with the pending secret's current code; the new
+        recovery codes (shown this once, kept only as hashes)."""
+        now = self._code_attempt(account)
+        state = self.store.totp_state(account.id)
+        if account.totp_enabled or state.pending_secret is None:
+            raise TwoStepLoginState("Begin with POST /api/me/totp: no secret waits for its code.")
+        step = totp.matching_step(state.pending_secret, code.strip(), now)
+        if step is None:
+            self._code_failed(account, now)
+            raise BrokerError(WRONG_ONE_TIME_CODE + " Check the clock of your phone.")
+        codes = totp.new_recovery_codes()
+        hashes = [totp.recovery_code_hash(recovery) for recovery in codes]
+        if not self.store.confirm_totp(
+            account.id, state.pending_secret, step, [h for h in hashes if h is not None]
+        ):
+            raise TwoStepLoginState("Two-step login was begun again meanwhile; start over.")
+        log.info("organizer %s turned on two-step login", account.username)
+        return codes
+
+    def disable_totp(self, account: AccountInfo, code: str) -> None:
+        """Turn two-step login off, with a current code or a recovery code."""
+        now = self._code_attempt(account)
+        if not account.totp_enabled:
+            raise TwoStepLoginState("Two-step login is off already.")
+        if not self._second_factor(account, code.strip(), now):
+            self._code_failed(account, now)
+            raise BrokerError(WRONG_ONE_TIME_CODE)
+        self.store.disable_totp(account.id)
+        log.info("organizer %s turned off two-step login", account.username)
 
     # Sessions -------------------------------------------------------------------------
 
     def create_session(
-        self, organizer: AccountInfo, session_id: str | None = None, password: str | None = None
+        self,
+        organizer: AccountInfo,
+        session_id: str | None = None,
+        password: str | None = None,
+        *,
+        title: str | None = None,
+        listed: bool = False,
+        lobby: bool = False,
+        two_party: bool = False,
+        require_email: bool = False,
+        join_before_host: bool = True,
     ) -> CreatedSession:
         """A new live session; with ``session_id``, that one or SessionIdTaken."""
+        settings = SessionSettings(
+            title=normalize_title(title),
+            listed=listed,
+            lobby=lobby,
+            two_party=two_party,
+            require_email=require_email,
+            join_before_host=join_before_host,
+        )
         chosen = None
         if session_id is not None:
             chosen = normalize_session_id(session_id)
@@ -242,7 +446,11 @@ class Broker:
             session_uid = secrets.token_bytes(SESSION_UID_BYTES)
             try:
                 session = self.store.create_session(
-                    chosen or random_session_id(), session_uid, organizer.id, password_hash
+                    chosen or random_session_id(),
+                    session_uid,
+                    organizer.id,
+                    password_hash,
+                    settings,
                 )
             except SessionIdTaken:
                 if chosen:
@@ -252,9 +460,16 @@ class Broker:
                 continue
             log.info("organizer %s created session %s", organizer.username, session_uid.hex())
             return CreatedSession(
-                session.session_id, session_uid, self.settings.invite_url(session.session_id)
+                session.session_id,
+                session_uid,
+                self.settings.invite_url(session.session_id),
+                session.settings,
             )
         raise SessionIdTaken("No free session ID was found; try again.")
+
+    def listed_sessions(self) -> list[ListedSession]:
+        """Live sessions whose organizers chose to list them (no login needed)."""
+        return self.store.listed_sessions(MAX_LISTED_SESSIONS)
 
     def join(
         self,
@@ -266,11 +481,15 @@ class Broker:
         address: str,
         password: str | None = None,
         token: str | None = None,
+        email: str | None = None,
     ) -> Admission:
         """Admit someone to a live session and sign their ticket.
 
         The session's organizer (``token``) joins as host, without password or
-        per-session limits; everyone else joins as participant.
+        per-session limits; everyone else joins as participant. After the password: an
+        e-mail address if the session asks for one, not while a host has locked the
+        meeting (the organizer still gets in), not once a two-party session has had both
+        parties. The ticket carries the e-mail address and the session's rules.
         """
         name = normalize_display_name(display_name)
         if len(x25519) != PUBLIC_KEY_BYTES or len(ed25519) != PUBLIC_KEY_BYTES:
@@ -302,6 +521,7 @@ class Broker:
                 log.info("join refused for address %s", address)
                 raise JoinRefused(JOIN_REFUSED)
         assert session is not None
+        email_address, rules = self._session_rules(session, role, email)
         member_id = self.store.allocate_member_id(session.session_uid)
         if member_id is None:  # ended a moment ago
             raise JoinRefused(JOIN_REFUSED)
@@ -317,6 +537,8 @@ class Broker:
             ed25519=ed25519,
             relay=self.settings.relay_url,
             expires_at=expires_at,
+            email=email_address,
+            rules=rules,
         )
         log.info(
             "member %d admitted to session %s as %s",
@@ -332,7 +554,35 @@ class Broker:
             relay_url=self.settings.relay_url,
             broker_public_key=self.public_key,
             expires_at=datetime.fromtimestamp(expires_at, UTC),
+            email=email_address,
+            rules=rules,
         )
+
+    def _session_rules(
+        self, session: SessionInfo, role: Role, email: str | None
+    ) -> tuple[str, TicketRule]:
+        """The session's own rules for one who passed the password check, in order:
+        the e-mail address it asks for, its lock, two parties at most. The normalized
+        e-mail address ("" if none) and the ticket's rules."""
+        settings = session.settings
+        given = email is not None and bool(email.strip())
+        email_address = normalize_email(email) if email is not None and given else None
+        if role is not Role.HOST and settings.require_email and email_address is None:
+            raise BrokerError(EMAIL_REQUIRED)
+        if given and email_address is None:
+            raise BrokerError(EMAIL_INVALID)
+        if role is not Role.HOST and session.locked:
+            raise SessionLocked(SESSION_LOCKED)
+        if settings.two_party and self.store.joined_members(session.session_uid) >= TWO_PARTIES:
+            raise TwoPartyFull(TWO_PARTY_FULL)
+        rules = TicketRule(0)
+        if settings.lobby and role is not Role.HOST:
+            rules |= TicketRule.WAIT_IN_LOBBY
+        if settings.two_party:
+            rules |= TicketRule.TWO_PARTY
+        if settings.join_before_host:
+            rules |= TicketRule.JOIN_BEFORE_HOST
+        return email_address or "", rules
 
     def end_session(self, organizer: AccountInfo, session_id: str) -> None:
         """End one of ``organizer``'s live sessions. Someone else's session and no

@@ -1,7 +1,7 @@
 """The repository: every read and write of the broker's database goes through ``Store``.
 
-Methods return frozen snapshots (``AccountInfo``, ``SessionInfo``, ``EventRecord``), never
-ORM objects, and each runs in its own short transaction, so a ``Store`` is safe to use
+Methods return frozen snapshots (``AccountInfo``, ``SessionInfo``, ``EventRecord``, …),
+never ORM objects, and each runs in its own short transaction, so a ``Store`` is safe to use
 from several threads (FastAPI runs plain endpoints in a thread pool).
 """
 
@@ -13,9 +13,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine, delete, exists, select, update
+from sqlalchemy import (
+    CursorResult,
+    Delete,
+    Engine,
+    Update,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -42,6 +52,29 @@ class AccountInfo:
     username: str
     disabled: bool
     created_at: datetime
+    totp_enabled: bool = False  # two-step login is on (a confirmed TOTP secret)
+
+
+@dataclass(frozen=True, slots=True)
+class TotpState:
+    """An account's two-step login: the confirmed secret (None: off), the pending one
+    (enrolled, not confirmed yet) and the time step of the last code accepted."""
+
+    secret: str | None
+    pending_secret: str | None
+    last_step: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What an organizer chooses for a session when creating it."""
+
+    title: str | None = None
+    listed: bool = False  # shown by GET /api/sessions/listed
+    lobby: bool = False  # participants wait until a host admits them
+    two_party: bool = False  # a support session: two members at most
+    require_email: bool = False  # joining needs an e-mail address
+    join_before_host: bool = True  # participants may be in (chat only) before a host
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +85,22 @@ class SessionInfo:
     password_hash: str | None
     created_at: datetime
     ended_at: datetime | None
+    settings: SessionSettings = SessionSettings()
+    locked: bool = False  # a host locked it: nobody new may join
+
+
+@dataclass(frozen=True, slots=True)
+class ListedSession:
+    session_id: str
+    title: str | None
+    host: str  # the organizer's username
+
+
+def _changed(db: DbSession, statement: Update | Delete) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    result = db.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def check_username(username: str) -> None:
@@ -63,7 +112,9 @@ def check_username(username: str) -> None:
 
 
 def _account(row: models.Account) -> AccountInfo:
-    return AccountInfo(row.id, row.username, row.disabled, row.created_at)
+    return AccountInfo(
+        row.id, row.username, row.disabled, row.created_at, row.totp_secret is not None
+    )
 
 
 def _session(row: models.Session) -> SessionInfo:
@@ -74,6 +125,15 @@ def _session(row: models.Session) -> SessionInfo:
         row.password_hash,
         row.created_at,
         row.ended_at,
+        SessionSettings(
+            title=row.title,
+            listed=row.listed,
+            lobby=row.lobby,
+            two_party=row.two_party,
+            require_email=row.require_email,
+            join_before_host=row.join_before_host,
+        ),
+        row.locked,
     )
 
 
@@ -89,6 +149,7 @@ def _record(row: models.EventRecord) -> EventRecord:
         bytes_in=row.bytes_in,
         bytes_out=row.bytes_out,
         detail=row.detail,
+        email=row.email,
     )
 
 
@@ -139,14 +200,18 @@ class Store:
     def set_disabled(self, username: str, disabled: bool) -> None:
         """Disable (or enable again) an account; disabling also ends its logins."""
         with self._db.begin() as db:
-            row = db.scalar(select(models.Account).where(models.Account.username == username))
-            if row is None:
-                raise AccountNotFound(f"no account is named {username!r}")
+            row = self._account_row(db, username)
             row.disabled = disabled
             if disabled:
                 db.execute(
                     delete(models.OrganizerToken).where(models.OrganizerToken.account_id == row.id)
                 )
+
+    def _account_row(self, db: DbSession, username: str) -> models.Account:
+        row = db.scalar(select(models.Account).where(models.Account.username == username))
+        if row is None:
+            raise AccountNotFound(f"no account is named {username!r}")
+        return row
 
     def set_password_hash(self, account_id: int, password_hash: str) -> None:
         with self._db.begin() as db:
@@ -155,6 +220,120 @@ class Store:
                 .where(models.Account.id == account_id)
                 .values(password_hash=password_hash)
             )
+
+    # Two-step login (TOTP secrets; only the SHA-256 of recovery codes) ----------------
+
+    def totp_state(self, account_id: int) -> TotpState:
+        with self._db.begin() as db:
+            row = db.get(models.Account, account_id)
+            if row is None:
+                return TotpState(None, None, None)
+            return TotpState(row.totp_secret, row.totp_pending_secret, row.totp_last_step)
+
+    def set_pending_totp(self, account_id: int, secret: str) -> None:
+        """Enrolment: ``secret`` waits for its first code (it replaces an earlier one)."""
+        with self._db.begin() as db:
+            db.execute(
+                update(models.Account)
+                .where(models.Account.id == account_id)
+                .values(totp_pending_secret=secret)
+            )
+
+    def confirm_totp(
+        self, account_id: int, pending_secret: str, step: int, code_hashes: list[str]
+    ) -> bool:
+        """The pending secret becomes the account's (its code of time step ``step`` was
+        right), with these recovery codes instead of any earlier ones. False if the
+        pending secret is no longer ``pending_secret`` (enrolled again meanwhile)."""
+        now = self.now()
+        with self._db.begin() as db:
+            changed = _changed(
+                db,
+                update(models.Account)
+                .where(
+                    models.Account.id == account_id,
+                    models.Account.totp_pending_secret == pending_secret,
+                )
+                .values(totp_secret=pending_secret, totp_pending_secret=None, totp_last_step=step),
+            )
+            if changed != 1:
+                return False
+            db.execute(
+                delete(models.RecoveryCode).where(models.RecoveryCode.account_id == account_id)
+            )
+            db.add_all(
+                models.RecoveryCode(account_id=account_id, code_hash=code_hash, created_at=now)
+                for code_hash in code_hashes
+            )
+            return True
+
+    def accept_totp_step(self, account_id: int, step: int) -> bool:
+        """Record that a code of time step ``step`` was used; False if one of that step
+        or a later one was accepted before (a replayed code). One UPDATE: of two
+        logins racing with the same code, only one wins."""
+        with self._db.begin() as db:
+            changed = _changed(
+                db,
+                update(models.Account)
+                .where(
+                    models.Account.id == account_id,
+                    models.Account.totp_secret.is_not(None),
+                    or_(
+                        models.Account.totp_last_step.is_(None),
+                        models.Account.totp_last_step < step,
+                    ),
+                )
+                .values(totp_last_step=step),
+            )
+            return bool(changed == 1)
+
+    def use_recovery_code(self, account_id: int, code_hash: str) -> bool:
+        """Spend an unused recovery code; False if there is none with that hash."""
+        with self._db.begin() as db:
+            changed = _changed(
+                db,
+                update(models.RecoveryCode)
+                .where(
+                    models.RecoveryCode.account_id == account_id,
+                    models.RecoveryCode.code_hash == code_hash,
+                    models.RecoveryCode.used_at.is_(None),
+                )
+                .values(used_at=self.now()),
+            )
+            return bool(changed == 1)
+
+    def recovery_codes_left(self, account_id: int) -> int:
+        with self._db.begin() as db:
+            count = db.scalar(
+                select(func.count())
+                .select_from(models.RecoveryCode)
+                .where(
+                    models.RecoveryCode.account_id == account_id,
+                    models.RecoveryCode.used_at.is_(None),
+                )
+            )
+            return int(count or 0)
+
+    def _clear_totp(self, db: DbSession, row: models.Account) -> None:
+        row.totp_secret = None
+        row.totp_pending_secret = None
+        row.totp_last_step = None
+        db.execute(delete(models.RecoveryCode).where(models.RecoveryCode.account_id == row.id))
+
+    def disable_totp(self, account_id: int) -> None:
+        with self._db.begin() as db:
+            row = db.get(models.Account, account_id)
+            if row is not None:
+                self._clear_totp(db, row)
+
+    def reset_totp(self, username: str) -> bool:
+        """The administrator's reset (a lost phone): two-step login off, recovery codes
+        gone. False if it was off already."""
+        with self._db.begin() as db:
+            row = self._account_row(db, username)
+            was_on = row.totp_secret is not None or row.totp_pending_secret is not None
+            self._clear_totp(db, row)
+            return was_on
 
     # Organizer tokens (only their SHA-256 is stored) ----------------------------------
 
@@ -174,16 +353,31 @@ class Store:
 
     def account_for_token(self, token_hash: str) -> AccountInfo | None:
         """The account logged in with that token, or None if unknown or expired."""
+        found = self.token_login(token_hash)
+        return None if found is None else found[0]
+
+    def token_login(self, token_hash: str) -> tuple[AccountInfo, datetime] | None:
+        """The account logged in with that token and when the login expires, or None if
+        unknown or expired."""
         with self._db.begin() as db:
-            row = db.scalar(
-                select(models.Account)
+            found = db.execute(
+                select(models.Account, models.OrganizerToken.expires_at)
                 .join(models.OrganizerToken)
                 .where(
                     models.OrganizerToken.token_hash == token_hash,
                     models.OrganizerToken.expires_at > self.now(),
                 )
+            ).first()
+            return None if found is None else (_account(found[0]), found[1])
+
+    def delete_token(self, token_hash: str) -> bool:
+        """Log out: the token stops working at once. False if there was no such token."""
+        with self._db.begin() as db:
+            deleted = _changed(
+                db,
+                delete(models.OrganizerToken).where(models.OrganizerToken.token_hash == token_hash),
             )
-            return None if row is None else _account(row)
+            return deleted > 0
 
     # Sessions -------------------------------------------------------------------------
 
@@ -193,9 +387,10 @@ class Store:
         session_uid: bytes,
         organizer_id: int,
         password_hash: str | None,
-        settings: dict[str, Any] | None = None,
+        settings: SessionSettings | None = None,
     ) -> SessionInfo:
         """SessionIdTaken if a live session has ``session_id`` (the database decides)."""
+        chosen = settings or SessionSettings()
         row = models.Session(
             session_id=session_id,
             session_uid=session_uid,
@@ -203,7 +398,14 @@ class Store:
             password_hash=password_hash,
             created_at=self.now(),
             ended_at=None,
-            settings=settings or {},
+            settings={},
+            title=chosen.title,
+            listed=chosen.listed,
+            lobby=chosen.lobby,
+            two_party=chosen.two_party,
+            require_email=chosen.require_email,
+            join_before_host=chosen.join_before_host,
+            locked=False,
             next_member_id=1,
         )
         try:
@@ -221,6 +423,30 @@ class Store:
                 )
             )
             return None if row is None else _session(row)
+
+    def listed_sessions(self, limit: int) -> list[ListedSession]:
+        """Live sessions their organizers chose to list, oldest first, at most ``limit``."""
+        query = (
+            select(models.Session.session_id, models.Session.title, models.Account.username)
+            .join(models.Account, models.Account.id == models.Session.organizer_id)
+            .where(models.Session.listed.is_(True), models.Session.ended_at.is_(None))
+            .order_by(models.Session.created_at, models.Session.id)
+            .limit(limit)
+        )
+        with self._db.begin() as db:
+            return [ListedSession(*row) for row in db.execute(query)]
+
+    def joined_members(self, session_uid: bytes) -> int:
+        """How many distinct members the relay has admitted to the session (its join
+        records): a two-party session admits nobody once two have been in."""
+        with self._db.begin() as db:
+            count = db.scalar(
+                select(func.count(models.EventRecord.member_id.distinct())).where(
+                    models.EventRecord.session_uid == session_uid,
+                    models.EventRecord.kind == RecordKind.JOIN.value,
+                )
+            )
+            return int(count or 0)
 
     def allocate_member_id(self, session_uid: bytes) -> int | None:
         """The next member id of a live session (1, 2, …; never reused), or None if the
@@ -313,6 +539,7 @@ class Store:
                 record = _new_record(session, RecordKind.JOIN, now, member_id)
                 record.display_name = display_name[: limits.MAX_DISPLAY_NAME_CHARS]
                 record.role = role_name(role)
+                record.email = email[: limits.MAX_EMAIL_CHARS] or None
                 db.add(record)
 
     def member_left(
@@ -328,8 +555,16 @@ class Store:
                 db.add(record)
 
     def session_locked(self, session_uid: bytes, locked: bool, by: int) -> None:
-        detail = f"locked={str(locked).lower()} by={by}"
-        self.member_event(session_uid, RecordKind.LOCK, by, detail)
+        """A ``lock`` record about the host ``by``, and the session's flag: while it is
+        set, ``Broker.join`` admits nobody new."""
+        now = self.now()
+        with self._db.begin() as db:
+            session = self._session_by_uid(db, session_uid, RecordKind.LOCK.value)
+            if session is not None:
+                session.locked = locked
+                record = self._member_record(db, session, RecordKind.LOCK, now, by)
+                record.detail = f"locked={str(locked).lower()} by={by}"
+                db.add(record)
 
     def member_event(
         self, session_uid: bytes, kind: RecordKind, member_id: int, detail: str
@@ -346,8 +581,8 @@ class Store:
         self, db: DbSession, session: models.Session, kind: RecordKind, now: datetime,
         member_id: int,
     ) -> models.EventRecord:  # fmt: skip
-        """A record about a member that repeats its name and role (from its join
-        record), so that it reads on its own."""
+        """A record about a member that repeats its name, role and e-mail address (from
+        its join record), so that it reads on its own."""
         joined = db.scalar(
             select(models.EventRecord)
             .where(
@@ -362,6 +597,7 @@ class Store:
         if joined is not None:
             record.display_name = joined.display_name
             record.role = joined.role
+            record.email = joined.email
         return record
 
     def session_ended(self, session_uid: bytes) -> None:
@@ -378,6 +614,7 @@ def _new_record(
         kind=kind.value,
         member_id=member_id,
         display_name=None,
+        email=None,
         role=None,
         at=at,
         bytes_in=0,

@@ -32,7 +32,9 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     admin.add_argument("--data", type=Path, metavar="DIR", default=None, help=DATA_HELP)
     areas = admin.add_subparsers(dest="admin_area", required=True, metavar="AREA")
 
-    user = areas.add_parser("user", help="organizer accounts: add, list, disable, enable")
+    user = areas.add_parser(
+        "user", help="organizer accounts: add, list, disable, enable, totp-reset"
+    )
     user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
     add = user_commands.add_parser(
         "add", parents=[data_anywhere], help="add an organizer account (asks for its password)"
@@ -56,6 +58,16 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     enable.add_argument("name")
     enable.set_defaults(handler=user_enable)
+    totp_reset = user_commands.add_parser(
+        "totp-reset",
+        parents=[data_anywhere],
+        help="turn off an account's two-step login (a lost phone); its recovery codes go too",
+        description="Turn off the two-step login (TOTP) of an account whose owner lost "
+        "their authenticator app and recovery codes. The password alone logs in again; "
+        "they can turn two-step login on anew. Their current logins stay.",
+    )
+    totp_reset.add_argument("name")
+    totp_reset.set_defaults(handler=user_totp_reset)
 
     records = areas.add_parser(
         "records",
@@ -158,6 +170,19 @@ def user_disable(args: argparse.Namespace) -> int:
 def user_enable(args: argparse.Namespace) -> int:
     _set_disabled(args, False)
     print(f"Enabled {args.name}.")
+    return 0
+
+
+def user_totp_reset(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    try:
+        was_on = store.reset_totp(args.name)
+    finally:
+        store.close()
+    if was_on:
+        print(f"Turned off two-step login for {args.name}; the password alone logs in now.")
+    else:
+        print(f"{args.name} had no two-step login; nothing changed.")
     return 0
 
 

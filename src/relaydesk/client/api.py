@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import base64
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from relaydesk.errors import ApiError, ClientError
+from relaydesk.errors import ApiError, ClientError, OneTimeCodeRequired
+
+# What the broker answers (401) when the password was right but the account has two-step
+# login and no one-time code came with it.
+ONE_TIME_CODE_NEEDED = "This account needs its one-time code."
+
+
+def needs_one_time_code(error: BaseException) -> bool:
+    """Is this the broker asking for the account's one-time code?"""
+    return isinstance(error, OneTimeCodeRequired)
 
 
 def b64url(data: bytes) -> str:
@@ -27,6 +36,17 @@ class JoinResult:
     session_uid: bytes
     relay_url: str
     broker_public_key: bytes
+    waits_in_lobby: bool = False  # a host must admit this member first
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    title: str | None = None
+    listed: bool = False
+    lobby: bool = False
+    two_party: bool = False
+    require_email: bool = False
+    join_before_host: bool = True
 
 
 @dataclass(frozen=True)
@@ -34,12 +54,29 @@ class CreatedSession:
     session_id: str
     session_uid: bytes
     invite_url: str
+    settings: SessionSettings = field(default_factory=SessionSettings)
+
+
+@dataclass(frozen=True)
+class ListedSession:
+    session_id: str
+    title: str | None
+    host: str  # the organizer's username
 
 
 class BrokerApi:
-    def __init__(self, base_url: str, context: ssl.SSLContext, token: str = "") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        context: ssl.SSLContext,
+        token: str = "",
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests: the app in process
+    ) -> None:
         self.token = token
-        self._http = httpx.AsyncClient(base_url=base_url, verify=context, timeout=30.0)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, verify=context, timeout=30.0, transport=transport
+        )
 
     async def __aenter__(self) -> BrokerApi:
         return self
@@ -47,40 +84,92 @@ class BrokerApi:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = await self._http.post(path, json=body, headers=headers)
+            response = await self._http.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as error:
             raise ClientError(f"cannot reach the server: {error}") from None
         if response.status_code >= 400:
             try:
                 detail = str(response.json().get("detail", response.text))
-            except ValueError:
+            except (ValueError, AttributeError):
                 detail = response.text
             if response.status_code == 429:
                 retry = response.headers.get("Retry-After")
                 detail += f" (try again in {retry} s)" if retry else ""
+            if response.status_code == 401 and detail == ONE_TIME_CODE_NEEDED:
+                raise OneTimeCodeRequired(response.status_code, detail)
             raise ApiError(response.status_code, detail)
         if response.status_code == 204:
             return {}
-        result: dict[str, Any] = response.json()
+        return response.json()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("POST", path, body)
         return result
 
-    async def login(self, username: str, password: str) -> str:
-        answer = await self._post("/api/login", {"username": username, "password": password})
+    async def login(self, username: str, password: str, one_time_code: str | None = None) -> str:
+        """Log in; OneTimeCodeRequired (an ApiError) if the account has two-step login
+        and ``one_time_code`` was not given."""
+        body = {"username": username, "password": password}
+        if one_time_code is not None:
+            body["one_time_code"] = one_time_code
+        answer = await self._post("/api/login", body)
         self.token = str(answer["token"])
         return self.token
 
     async def create_session(
-        self, session_id: str | None = None, password: str | None = None
+        self,
+        session_id: str | None = None,
+        password: str | None = None,
+        *,
+        title: str | None = None,
+        listed: bool = False,
+        lobby: bool = False,
+        two_party: bool = False,
+        require_email: bool = False,
+        join_before_host: bool = True,
     ) -> CreatedSession:
-        answer = await self._post("/api/sessions", {"session_id": session_id, "password": password})
+        answer = await self._post(
+            "/api/sessions",
+            {
+                "session_id": session_id,
+                "password": password,
+                "title": title,
+                "listed": listed,
+                "lobby": lobby,
+                "two_party": two_party,
+                "require_email": require_email,
+                "join_before_host": join_before_host,
+            },
+        )
+        settings = answer.get("settings") or {}
         return CreatedSession(
             str(answer["session_id"]),
             bytes.fromhex(answer["session_uid"]),
             str(answer["invite_url"]),
+            SessionSettings(
+                title=settings.get("title"),
+                listed=bool(settings.get("listed", listed)),
+                lobby=bool(settings.get("lobby", lobby)),
+                two_party=bool(settings.get("two_party", two_party)),
+                require_email=bool(settings.get("require_email", require_email)),
+                join_before_host=bool(settings.get("join_before_host", join_before_host)),
+            ),
         )
+
+    async def listed_sessions(self) -> list[ListedSession]:
+        """The live sessions their organizers chose to list (no login needed)."""
+        answer = await self._request("GET", "/api/sessions/listed", None)
+        return [
+            ListedSession(
+                str(item["session_id"]),
+                None if item.get("title") is None else str(item["title"]),
+                str(item["host"]),
+            )
+            for item in answer
+        ]
 
     async def join(
         self,
@@ -89,22 +178,24 @@ class BrokerApi:
         x25519: bytes,
         ed25519: bytes,
         password: str | None = None,
+        email: str | None = None,
     ) -> JoinResult:
-        answer = await self._post(
-            f"/api/sessions/{session_id}/join",
-            {
-                "display_name": display_name,
-                "password": password,
-                "x25519": b64url(x25519),
-                "ed25519": b64url(ed25519),
-            },
-        )
+        body = {
+            "display_name": display_name,
+            "password": password,
+            "x25519": b64url(x25519),
+            "ed25519": b64url(ed25519),
+        }
+        if email is not None:
+            body["email"] = email
+        answer = await self._post(f"/api/sessions/{session_id}/join", body)
         return JoinResult(
             ticket=from_b64url(answer["ticket"]),
             member_id=int(answer["member_id"]),
             session_uid=bytes.fromhex(answer["session_uid"]),
             relay_url=str(answer["relay_url"]),
             broker_public_key=from_b64url(answer["broker_public_key"]),
+            waits_in_lobby=bool(answer.get("waits_in_lobby", False)),
         )
 
     async def end_session(self, session_id: str) -> None:
