@@ -29,7 +29,6 @@ import contextlib
 import itertools
 import os
 import random
-import shutil
 import statistics
 import tempfile
 import time
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import Row, Section, format_seconds, standalone
+from benchmarks import Row, Section, format_seconds, skipped_without, standalone
 from benchmarks.latency import (
     HEIGHT,
     MARKER_SIZE,
@@ -355,13 +354,8 @@ def _measure(server: RunningServer, session_id: str, display: str, quick: bool) 
 
 
 def run(quick: bool) -> list[Section]:
-    missing = [tool for tool in ("Xvfb", "xterm") if shutil.which(tool) is None]
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(CHROMIUM)
-    if missing:
-        section = Section("browser viewer")
-        section.notes.append(f"skipped: {', '.join(missing)} not installed")
-        return [section]
+    if skipped := skipped_without("browser viewer", "Xvfb", "xterm", CHROMIUM):
+        return skipped
     with (
         tempfile.TemporaryDirectory(prefix="relaydesk-browser-") as name,
         desktop(Path(name)) as x,

@@ -30,7 +30,6 @@ import os
 import queue
 import random
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from Xlib import XK
 from Xlib import display as xdisplay
 from Xlib.protocol import event as xevent
 
-from benchmarks import Row, Section, format_seconds, standalone
+from benchmarks import Row, Section, format_seconds, skipped_without, standalone
 from benchmarks.latency import HEIGHT, START_TIMEOUT, WIDTH, percentile
 from benchmarks.relay import PASSWORD, USERNAME, RunningServer, relay_server, relaydesk_command
 from relaydesk.client.api import BrokerApi
@@ -546,11 +545,8 @@ async def _measure(server: RunningServer, console: Console, x: Xvfb, quick: bool
 
 
 def run(quick: bool) -> list[Section]:
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        section = Section("remote control")
-        section.notes.append(f"skipped: {', '.join(missing)} not installed")
-        return [section]
+    if skipped := skipped_without("remote control", "Xvfb", "xdotool"):
+        return skipped
     with (
         tempfile.TemporaryDirectory(prefix="relaydesk-control-") as name,
         Xvfb(WIDTH, HEIGHT, 24) as x,

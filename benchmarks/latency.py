@@ -27,7 +27,6 @@ import contextlib
 import os
 import random
 import re
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -37,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from Xlib import X  # type: ignore[import-untyped]
+from Xlib import X
 from Xlib import display as xdisplay
 
-from benchmarks import Row, Section, format_seconds, standalone
+from benchmarks import Row, Section, format_seconds, skipped_without, standalone
 from benchmarks.relay import PASSWORD, USERNAME, RunningServer, relay_server, relaydesk_command
 from relaydesk import limits
 from relaydesk.client import tls
@@ -378,11 +377,8 @@ async def _measure(server: RunningServer, session_id: str, display: str, quick: 
 
 
 def run(quick: bool) -> list[Section]:
-    missing = [tool for tool in ("Xvfb", "xterm") if shutil.which(tool) is None]
-    if missing:
-        section = Section("glass to glass")
-        section.notes.append(f"skipped: {', '.join(missing)} not installed")
-        return [section]
+    if skipped := skipped_without("glass to glass", "Xvfb", "xterm"):
+        return skipped
     with (
         tempfile.TemporaryDirectory(prefix="relaydesk-latency-") as name,
         desktop(Path(name)) as x,

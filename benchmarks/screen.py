@@ -22,7 +22,6 @@ frames at other levels. Run alone: ``python -m benchmarks.screen [--quick]``.
 from __future__ import annotations
 
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from benchmarks import (
     Row,
     Section,
     format_seconds,
+    skipped_without,
     standalone,
     version_of,
 )
@@ -403,11 +403,8 @@ def level_table(scenarios: list[Scenario]) -> Section:
 
 
 def run(quick: bool) -> list[Section]:
-    missing = [tool for tool in ("Xvfb", "xterm", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        section = Section("screen pipeline")
-        section.notes.append(f"skipped: {', '.join(missing)} not installed")
-        return [section]
+    if skipped := skipped_without("screen pipeline", "Xvfb", "xterm", "xdotool"):
+        return skipped
     chars = 20 if quick else 100
     enters = 10 if quick else 40
     scenarios = []

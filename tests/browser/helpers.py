@@ -3,8 +3,8 @@
 Nothing here stands in for a part of relaydesk. The presenter and the Python viewer run
 as the installed ``relaydesk`` console script; the server is the real ``EmbeddedServer``
 on its own event loop in a background thread (so a test can tap the relay); screens are
-drawn on Xvfb by real X clients (python-xlib windows, xsetroot) and grabbed with a plain
-X GetImage request, a path independent of relaydesk's capture (mss over XShm) and of
+drawn on Xvfb by real X clients and grabbed with a plain X GetImage request
+(``support.screen``), a path independent of relaydesk's capture (mss over XShm) and of
 the browser; the browser is Debian's Chromium driven by Playwright.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -25,15 +24,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 from playwright.sync_api import expect
-from Xlib import X
-from Xlib import display as xdisplay
 
 from relaydesk.relay.hub import Connection, RelayHub
 from relaydesk.screen.xvfb import Xvfb
 from support import servers
 from support.processes import RELAYDESK, Background
+from support.screen import RGB
 
 CLI_TIMEOUT = 90.0  # one CLI command to completion; two slow cores
 LIVENESS_TIMEOUT = 45.0  # anything that must happen "eventually"
@@ -57,7 +54,6 @@ CHROMIUM_ARGS = [
 ]
 
 T = TypeVar("T")
-RGB = NDArray[np.uint8]
 
 
 def until(condition: Callable[[], T], what: str, timeout: float = LIVENESS_TIMEOUT) -> T:
@@ -299,78 +295,7 @@ class TcpProxy:
         self.drop()
 
 
-# The X server -------------------------------------------------------------------------
-
-
-class Screen:
-    """Real X clients drawing on an Xvfb: xsetroot and python-xlib windows.
-
-    ``grab()`` reads the root window with a plain X GetImage request: independent of
-    relaydesk's capture (mss over XShm) and of the browser."""
-
-    def __init__(self, server: Xvfb) -> None:
-        self.server = server
-        self.display = xdisplay.Display(server.display)
-        self.screen = self.display.screen()
-        self.width = self.screen.width_in_pixels
-        self.height = self.screen.height_in_pixels
-        self.windows: list[Any] = []
-
-    def background(self, rgb: int) -> None:
-        subprocess.run(
-            ["xsetroot", "-solid", f"#{rgb:06x}"], env=self.server.env, check=True, timeout=30
-        )
-
-    def rectangle(self, x: int, y: int, width: int, height: int, rgb: int) -> Any:
-        """A borderless window of one colour (no window manager: it stays where put)."""
-        window = self.screen.root.create_window(
-            x, y, width, height, 0, self.screen.root_depth, X.InputOutput, X.CopyFromParent,
-            background_pixel=rgb, override_redirect=True,
-        )  # fmt: skip
-        window.map()
-        self.display.sync()
-        self.windows.append(window)
-        return window
-
-    def random_blocks(self, x: int, y: int, columns: int, rows: int, size: int) -> None:
-        """A grid of windows in random colours: a picture no other run has shown."""
-        for row in range(rows):
-            for column in range(columns):
-                colour = secrets.randbits(24)
-                self.rectangle(x + column * size, y + row * size, size, size, colour)
-
-    def grab(self) -> RGB:
-        """The whole screen now, as (height, width, 3) RGB."""
-        image = self.screen.root.get_image(0, 0, self.width, self.height, X.ZPixmap, 0xFFFFFFFF)
-        pixels = np.frombuffer(image.data, np.uint8).reshape(self.height, self.width, 4)
-        return np.ascontiguousarray(pixels[:, :, 2::-1])
-
-    def settle(self, changed_from: RGB | None = None, timeout: float = 20.0) -> RGB:
-        """Wait until the screen differs from ``changed_from`` (if given) and then stays
-        the same for 0.3 s (X clients draw asynchronously); return it."""
-        deadline = time.monotonic() + timeout
-        picture = self.grab()
-        while changed_from is not None and np.array_equal(picture, changed_from):
-            if time.monotonic() > deadline:
-                raise AssertionError("the screen did not change")
-            time.sleep(0.05)
-            picture = self.grab()
-        stable_since = time.monotonic()
-        while time.monotonic() - stable_since < 0.3:
-            if time.monotonic() > deadline:
-                raise AssertionError("the screen did not settle")
-            time.sleep(0.05)
-            again = self.grab()
-            if not np.array_equal(again, picture):
-                picture, stable_since = again, time.monotonic()
-        return picture
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            for window in self.windows:
-                window.destroy()
-            self.display.sync()
-        self.display.close()
+# Pictures ------------------------------------------------------------------------------
 
 
 def differing_pixels(a: RGB, b: RGB) -> int:

@@ -14,13 +14,13 @@ from playwright.sync_api import expect
 from browser.helpers import (
     JOIN_REFUSED,
     LiveServer,
-    Screen,
     Share,
     Watched,
     canvas_shows,
     join_in_browser,
 )
 from relaydesk.screen.xvfb import Xvfb
+from support.screen import Screen
 
 PASSWORD = f"open sesame {secrets.token_hex(4)}"
 

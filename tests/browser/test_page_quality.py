@@ -14,13 +14,13 @@ from playwright.sync_api import expect
 
 from browser.helpers import (
     Process,
-    Screen,
     Share,
     Watched,
     canvas_shows,
     join_and_agree,
     send_from_browser,
 )
+from support.screen import Screen
 
 NAME = "Quinn Quality"
 

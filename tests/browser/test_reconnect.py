@@ -18,13 +18,13 @@ from playwright.sync_api import expect
 from browser.helpers import (
     LiveServer,
     Process,
-    Screen,
     Share,
     TcpProxy,
     Watched,
     canvas_shows,
     until,
 )
+from support.screen import Screen
 
 NAME = "Nico Network"
 LEAVER = "Lena Leaving"

@@ -14,7 +14,6 @@ from browser.helpers import (
     WIDTH,
     LiveServer,
     Process,
-    Screen,
     Share,
     Watched,
     canvas_rgb,
@@ -23,6 +22,7 @@ from browser.helpers import (
     join_in_browser,
     until,
 )
+from support.screen import Screen
 
 
 def test_the_canvas_shows_the_presenters_screen_and_follows_it(

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from integration.helpers import (
-    Screen,
     add_organizer,
     log_in,
     pinned_context,
     run_async,
 )
 from relaydesk.screen.xvfb import Xvfb
+from support.screen import Screen
 from support.servers import LiveServer
 
 WIDTH, HEIGHT = 640, 480

@@ -32,10 +32,8 @@ import pytest
 from integration.helpers import (
     ORGANIZER,
     ORGANIZER_PASSWORD,
-    RGB,
     Background,
     Crowd,
-    Screen,
     ServerProcess,
     add_organizer,
     check,
@@ -52,6 +50,7 @@ from integration.helpers import (
     until,
 )
 from relaydesk.protocol.messages import Chat
+from support.screen import RGB, Screen
 
 MARKER = f"relaydesk-journey-{secrets.token_hex(6)}"
 PATTERN = [0xFF2200, 0x00C853, 0x2962FF, 0xFFD600, 0xAA00FF, 0x00B8D4, 0xFF6D00, 0x64DD17]

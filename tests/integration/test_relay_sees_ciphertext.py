@@ -29,7 +29,6 @@ import pytest
 from integration.helpers import (
     Crowd,
     Peer,
-    Screen,
     add_organizer,
     differing_pixels,
     host_session,
@@ -50,6 +49,7 @@ from relaydesk.protocol.messages import Chat, PresenterRequest, Refresh, ScreenU
 from relaydesk.relay.hub import Connection
 from relaydesk.screen.capture import ScreenCapture
 from relaydesk.screen.framebuffer import FrameBuffer
+from support.screen import Screen
 from support.servers import LiveServer
 
 MARKER = f"relaydesk-marker-{secrets.token_hex(6)}"
