@@ -14,6 +14,7 @@ from relaydesk import limits
 from relaydesk.errors import InvalidTransition, NotPermitted, SessionError
 from relaydesk.protocol.frames import EVERYONE, FrameType, Header
 from relaydesk.protocol.messages import (
+    Admit,
     ConsentKind,
     ConsentOutcome,
     ConsentPrompt,
@@ -22,12 +23,19 @@ from relaydesk.protocol.messages import (
     EndReason,
     Grant,
     LeaveReason,
+    Lock,
+    MemberJoined,
     MemberLeft,
     Revoke,
     RevokeReason,
     Role,
+    RoleChange,
+    RosterEntry,
+    Waiting,
+    WaitReason,
 )
-from relaydesk.protocol.session import ControlSlot, Notice, Phase, PresentSlot, Session
+from relaydesk.protocol.session import ControlSlot, Notice, Phase, PresentSlot, Seat, Session
+from relaydesk.protocol.tickets import TicketRule
 
 HOST, ALICE, BOB = 1, 2, 3
 UID = bytes(16)
@@ -324,10 +332,166 @@ def test_control_frames_and_bad_targets_are_not_forwarded(session: Session) -> N
     assert not routed(session, FrameType.FILE_CHUNK, ALICE, EVERYONE)
 
 
+# The lobby, join before host, two-party, expel and host handover -----------------------
+
+LOBBY = TicketRule.WAIT_IN_LOBBY
+CAROL = 4
+
+
+def entry(member_id: int, role: Role = Role.PARTICIPANT) -> RosterEntry:
+    return RosterEntry(member_id, role, b"t%d" % member_id)
+
+
+def join(
+    s: Session, member_id: int, role: Role = Role.PARTICIPANT, rules: TicketRule = LOBBY
+) -> list[Notice]:
+    return s.join(member_id, role, b"t%d" % member_id, rules)
+
+
+def test_a_lobby_member_waits_and_is_no_member(session: Session) -> None:
+    notices = join(session, CAROL)
+    waiting = Waiting(entry(CAROL), WaitReason.APPROVAL)
+    assert notices == [Notice(CAROL, waiting), Notice(EVERYONE, waiting)]
+    assert CAROL not in session.members and CAROL in session.lobby
+    assert session.lobby_entries() == (entry(CAROL),)
+    assert CAROL not in [e.member_id for e in session.roster_entries()]
+    # It can send nothing and be sent nothing: it is in no routing decision.
+    assert not routed(session, FrameType.CHAT, CAROL)
+    assert not routed(session, FrameType.CHAT, HOST, CAROL)
+    assert session.leader == HOST
+
+
+def test_a_host_admits_from_the_lobby(session: Session) -> None:
+    join(session, CAROL)
+    with pytest.raises(NotPermitted):
+        session.admit(ALICE, CAROL, True)
+    notices = session.admit(HOST, CAROL, True)
+    assert messages(notices) == [Admit(CAROL, True), MemberJoined(entry(CAROL))]
+    assert CAROL in session.members and not session.lobby
+    assert routed(session, FrameType.CHAT, CAROL)
+    with pytest.raises(InvalidTransition, match="already in"):
+        session.admit(HOST, CAROL, True)
+
+
+def test_a_refused_member_is_told_and_gone(session: Session) -> None:
+    join(session, CAROL)
+    notices = session.admit(HOST, CAROL, False)
+    assert notices == [Notice(EVERYONE, Admit(CAROL, False)), Notice(CAROL, Admit(CAROL, False))]
+    assert CAROL not in session.members and not session.lobby
+    with pytest.raises(InvalidTransition):
+        session.admit(HOST, CAROL, True)
+
+
+def test_a_waiting_member_that_leaves_is_announced(session: Session) -> None:
+    join(session, CAROL)
+    assert messages(session.leave(CAROL)) == [MemberLeft(CAROL, LeaveReason.LEFT)]
+    assert not session.lobby
+
+
+def test_hosts_never_wait_in_the_lobby() -> None:
+    s = Session()
+    assert messages(join(s, HOST, Role.HOST)) == [MemberJoined(entry(HOST, Role.HOST))]
+
+
+def test_without_join_before_host_participants_wait_for_a_host() -> None:
+    s = Session(TicketRule(0))
+    assert messages(join(s, ALICE, rules=TicketRule(0)), ALICE) == [
+        Waiting(entry(ALICE), WaitReason.HOST_ABSENT)
+    ]
+    # Bob also needs a host's yes; until a host is in, he is told he waits for the host.
+    assert messages(join(s, BOB), BOB) == [Waiting(entry(BOB), WaitReason.HOST_ABSENT)]
+    assert not s.members
+    notices = join(s, HOST, Role.HOST)
+    assert ALICE in s.members  # only waited for a host: in now
+    assert Admit(ALICE, True) in messages(notices)
+    assert MemberJoined(entry(ALICE)) in messages(notices)
+    assert BOB in s.lobby and s.lobby[BOB].reason is WaitReason.APPROVAL  # waits on for a yes
+    assert s.lobby[BOB].seat is Seat.WAITING
+    assert Notice(BOB, Waiting(entry(BOB), WaitReason.APPROVAL)) in notices
+
+
+def test_with_join_before_host_members_are_in_but_only_chat() -> None:
+    s = Session(TicketRule.JOIN_BEFORE_HOST)
+    join(s, ALICE, rules=TicketRule(0))
+    assert ALICE in s.members
+    assert s.leader == ALICE  # chat needs keys: the earliest member leads until a host is in
+
+
+def test_a_two_party_session_admits_two_and_ends_when_one_leaves() -> None:
+    s = Session(TicketRule.TWO_PARTY | TicketRule.JOIN_BEFORE_HOST)
+    join(s, HOST, Role.HOST, TicketRule(0))
+    join(s, ALICE, rules=TicketRule(0))
+    with pytest.raises(NotPermitted, match="two-party"):
+        join(s, BOB, rules=TicketRule(0))
+    assert set(s.members) == {HOST, ALICE}
+    notices = s.leave(ALICE)
+    assert messages(notices)[-1] == End(EndReason.TWO_PARTY_LEFT)
+    assert s.phase is Phase.ENDED
+
+
+def test_a_two_party_lobby_admits_only_the_second_party() -> None:
+    s = Session(TicketRule.TWO_PARTY | TicketRule.JOIN_BEFORE_HOST)
+    join(s, HOST, Role.HOST, TicketRule(0))
+    join(s, ALICE)
+    join(s, BOB)
+    s.admit(HOST, ALICE, True)
+    with pytest.raises(NotPermitted, match="two-party"):
+        s.admit(HOST, BOB, True)
+    assert BOB in s.lobby
+
+
+def test_expelled_members_never_come_back(session: Session) -> None:
+    session.expel(HOST, ALICE)
+    assert ALICE not in session.members
+    with pytest.raises(NotPermitted, match="expelled"):
+        session.join(ALICE, Role.PARTICIPANT, b"alice-ticket")
+    join(session, CAROL)
+    assert messages(session.expel(HOST, CAROL)) == [MemberLeft(CAROL, LeaveReason.EXPELLED)]
+    assert not session.lobby
+    with pytest.raises(NotPermitted, match="expelled"):
+        join(session, CAROL)
+
+
+def test_waiting_members_cannot_act(session: Session) -> None:
+    join(session, CAROL)
+    for action in (
+        lambda: session.admit(CAROL, CAROL, True),
+        lambda: session.expel(CAROL, ALICE),
+        lambda: session.set_lock(CAROL, True),
+        lambda: session.end(CAROL),
+        lambda: session.ask_to_present(CAROL, CAROL, 0),
+    ):
+        with pytest.raises(SessionError):
+            action()
+
+
+def test_a_locked_session_still_lets_a_host_admit_who_waited(session: Session) -> None:
+    join(session, CAROL)
+    assert messages(session.set_lock(HOST, True)) == [Lock(True)]
+    with pytest.raises(NotPermitted, match="locked"):
+        join(session, 9)
+    session.admit(HOST, CAROL, True)
+    assert CAROL in session.members
+
+
+def test_the_key_leader_follows_the_host_handover(session: Session) -> None:
+    assert session.leader == HOST
+    assert messages(session.set_role(HOST, BOB, Role.HOST)) == [RoleChange(BOB, Role.HOST)]
+    session.set_role(HOST, HOST, Role.PARTICIPANT)
+    assert session.leader == BOB
+    assert routed(session, FrameType.KEY_COMMIT, BOB)
+    assert not routed(session, FrameType.KEY_COMMIT, HOST)
+    with pytest.raises(NotPermitted):
+        session.expel(HOST, ALICE)  # no longer a host
+
+
 # Every state against every input ------------------------------------------------------
 
 
 def check_invariants(s: Session) -> None:
+    assert not set(s.lobby) & set(s.members), "nobody is both waiting and in"
+    assert not set(s.expelled) & (set(s.lobby) | set(s.members)), "the expelled stay out"
+    assert all(w.seat is Seat.WAITING for w in s.lobby.values())
     assert s.presenter is None or s.presenter in s.members
     assert (s.control_holder is not None) == (s.control_slot is ControlSlot.GRANTED)
     assert (s.pending_control is not None) == (s.control_slot is ControlSlot.REQUESTED)
@@ -364,6 +528,7 @@ def all_inputs() -> list[Input]:
         inputs.append(Input(f"end({a})", lambda s, a=a: s.end(a)))
         inputs.append(Input(f"leave({a})", lambda s, a=a: s.leave(a)))
         inputs.append(Input(f"join({a})", lambda s, a=a: s.join(a, Role.PARTICIPANT, b"t")))
+        inputs.append(Input(f"wait({a})", lambda s, a=a: s.join(a, Role.PARTICIPANT, b"t", LOBBY)))
         for kind in ConsentKind:
             for yes in (True, False):
                 inputs.append(
@@ -377,6 +542,10 @@ def all_inputs() -> list[Input]:
                 Input(f"ask_to_present({a},{m})", lambda s, a=a, m=m: s.ask_to_present(a, m, 0))
             )
             inputs.append(Input(f"expel({a},{m})", lambda s, a=a, m=m: s.expel(a, m)))
+            for yes in (True, False):
+                inputs.append(
+                    Input(f"admit({a},{m},{yes})", lambda s, a=a, m=m, y=yes: s.admit(a, m, y))
+                )
             for role in Role:
                 inputs.append(
                     Input(
@@ -397,6 +566,8 @@ def signature(s: Session) -> tuple[object, ...]:
         s.presenter,
         s.control_holder,
         s.locked,
+        tuple(sorted(s.lobby)),
+        tuple(sorted(s.expelled)),
         s.pending_present and (s.pending_present.asked_by, s.pending_present.subject),
         s.pending_control and (s.pending_control.asked_by, s.pending_control.subject),
     )

@@ -11,18 +11,21 @@ import re
 import signal
 import ssl
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relaydesk.client.api import BrokerApi
+from relaydesk.client.api import BrokerApi, needs_one_time_code
 from relaydesk.client.member import Member, Rejected
 from relaydesk.client.profile import Profile, ServerEntry, server_key
 from relaydesk.client.trust import Ask, trust_server
-from relaydesk.errors import ClientError, RelayClosed, TileError
+from relaydesk.errors import ApiError, ClientError, RelayClosed, TileError
 from relaydesk.protocol.frames import EVERYONE, Header
 from relaydesk.protocol.keys import MemberKeys
 from relaydesk.protocol.messages import (
+    Admit,
+    AnyMessage,
     Chat,
     ConsentKind,
     ConsentOutcome,
@@ -31,13 +34,18 @@ from relaydesk.protocol.messages import (
     Error,
     Grant,
     InputEvent,
+    Lock,
     MemberJoined,
     MemberLeft,
     PresenterRequest,
     Refresh,
     Revoke,
+    Role,
+    RoleChange,
     Roster,
     ScreenUpdate,
+    Waiting,
+    WaitReason,
 )
 
 if TYPE_CHECKING:  # imported where used: numpy, Pillow and Xlib slow every command's start
@@ -48,11 +56,27 @@ if TYPE_CHECKING:  # imported where used: numpy, Pillow and Xlib slow every comm
 SESSION_ID = re.compile(r"^\d{9}$")
 
 
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What `relaydesk start` asks the broker for (the defaults are the broker's)."""
+
+    title: str | None = None
+    listed: bool = False
+    lobby: bool = False
+    two_party: bool = False
+    require_email: bool = False
+    join_before_host: bool = True
+
+
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     login = commands.add_parser("login", help="log in as an organizer and trust the server")
     login.add_argument("server", help="the server's address, https://HOST:PORT")
     login.add_argument("username")
-    login.add_argument("--password-stdin", action="store_true", help="read the password")
+    login.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password (then the one-time code, if asked) from standard input",
+    )
     _connection_options(login)
     login.set_defaults(handler=lambda a: asyncio.run(run_login(a)))
 
@@ -66,6 +90,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     start.add_argument(
         "--snapshot", type=Path, help="on exit, write what you last saw of another's screen"
     )
+    _session_options(start)
     _connection_options(start)
     start.set_defaults(handler=lambda a: asyncio.run(run_start(a)))
 
@@ -74,10 +99,35 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     join.add_argument("--server", help="server address when joining by ID")
     join.add_argument("--name", default=None, help="your display name")
     join.add_argument("--password-stdin", action="store_true", help="read the session password")
+    join.add_argument("--email", help="your e-mail address, where the session asks for it")
     join.add_argument("--snapshot", type=Path, help="write the shared screen as PNG on exit")
     join.add_argument("--duration", type=float, help="leave after this many seconds")
     _connection_options(join)
     join.set_defaults(handler=lambda a: asyncio.run(run_join(a)))
+
+
+def _session_options(parser: argparse.ArgumentParser) -> None:
+    """The settings of a new session (docs/meetings.md)."""
+    group = parser.add_argument_group("session settings")
+    group.add_argument("--title", help="the meeting's title (shown where it is listed)")
+    group.add_argument(
+        "--lobby", action="store_true", help="joiners wait until you let them in (/admit)"
+    )
+    group.add_argument(
+        "--two-party",
+        action="store_true",
+        help="a support session: you and one other; it ends when either leaves",
+    )
+    group.add_argument("--listed", action="store_true", help="list it on the server's join page")
+    group.add_argument(
+        "--require-email", action="store_true", help="joiners must give an e-mail address"
+    )
+    group.add_argument(
+        "--no-join-before-host",
+        dest="join_before_host",
+        action="store_false",
+        help="nobody is let in before you (they wait); by default they may chat",
+    )
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +168,14 @@ async def run_login(args: argparse.Namespace) -> int:
     context = trust_server(args.server, profile, args.fingerprint, _ask())
     password = _secret(args.password_stdin, "Password: ")
     async with BrokerApi(server_key(args.server), context) as api:
-        token = await api.login(args.username, password)
+        try:
+            token = await api.login(args.username, password)
+        except ApiError as error:
+            if not needs_one_time_code(error):
+                raise
+            # Two-step login: the code from the authenticator app (or a recovery code).
+            code = _secret(args.password_stdin, "One-time code: ").strip()
+            token = await api.login(args.username, password, code)
     entry = profile.get(args.server)
     assert entry is not None  # trust_server pinned it
     profile.put(
@@ -148,9 +205,17 @@ async def run_start(args: argparse.Namespace) -> int:
     url, entry = _logged_in_server(profile, args.server)
     context = trust_server(url, profile, args.fingerprint, _ask())
     password = _secret(True, "") if args.password_stdin else None
+    settings = SessionSettings(
+        title=args.title,
+        listed=args.listed,
+        lobby=args.lobby,
+        two_party=args.two_party,
+        require_email=args.require_email,
+        join_before_host=args.join_before_host,
+    )
     await host_session(
         url, context, entry.token, args.name or entry.username, args.id, password,
-        os.environ.get("DISPLAY"), snapshot=args.snapshot,
+        os.environ.get("DISPLAY"), snapshot=args.snapshot, settings=settings,
     )  # fmt: skip
     return 0
 
@@ -165,6 +230,7 @@ async def host_session(
     display: str | None,
     join_hint: str = "",
     snapshot: Path | None = None,
+    settings: SessionSettings | None = None,
 ) -> None:
     """Create a session, join it as its host and share ``display`` until interrupted;
     then end the session for everyone. ``join_hint`` is shown with ``{invite}`` filled."""
@@ -175,7 +241,9 @@ async def host_session(
 
     ScreenCapture(display).close()  # no session at all if the screen cannot be opened
     async with BrokerApi(url, context, token) as api:
-        created = await api.create_session(session_id, password or None)
+        created = await api.create_session(
+            session_id, password or None, **asdict(settings or SessionSettings())
+        )
         say(f"Session ID: {format_session_id(created.session_id)}")
         say(f"Invite URL: {created.invite_url}")
         if join_hint:
@@ -202,6 +270,55 @@ async def host_session(
                 await api.end_session(created.session_id)
             await member.close()
     say("The session has ended.")
+
+
+def _meeting_news(member: Member, console: Console, message: AnyMessage) -> str | None:
+    """What the person is told of the lobby, members, roles and the lock."""
+    match message:
+        case Waiting(entry, reason) if entry.member_id == member.member_id:
+            return WAITING_TEXT[reason]
+        case Waiting(entry, reason):
+            return _waiting_line(member, entry.member_id, reason)
+        case Admit(member_id, admitted) if member_id != member.member_id:
+            outcome = "let in" if admitted else "turned away"
+            return f"* {console.name(member_id)} was {outcome} by a host"
+        case Roster():
+            return f"You are in: {len(member.roles)} in the session (/who lists them)."
+        case MemberJoined(entry):
+            return f"+ {member.names.get(entry.member_id, '?')} joined"
+        case MemberLeft(member_id, reason):
+            return f"- {member.names.get(member_id, '?')} left ({reason.name.lower()})"
+        case RoleChange(member_id, role):
+            you = member_id == member.member_id
+            who = "You are" if you else f"{console.name(member_id)} is"
+            return f"* {who} {'now a host' if role is Role.HOST else 'no longer a host'}"
+        case Lock(locked):
+            if locked:
+                return "* The session is locked: nobody new can join."
+            return "* The session is unlocked."
+        case _:
+            return None
+
+
+WAITING_TEXT = {
+    WaitReason.APPROVAL: "You are in the lobby: a host will let you in shortly.",
+    WaitReason.HOST_ABSENT: "Waiting for the host to start the meeting…",
+}
+
+
+def _waiting_line(member: Member, member_id: int, reason: WaitReason) -> str:
+    ticket = member.lobby.get(member_id)
+    if ticket is None:
+        return f"* member {member_id} is waiting"
+    email = f" <{ticket.email}>" if ticket.email else ""
+    if reason is WaitReason.HOST_ABSENT:
+        return f"* {ticket.display_name}{email} is waiting for a host"
+    if member.is_host:
+        return (
+            f"* {ticket.display_name}{email} is waiting in the lobby: "
+            f"/admit {ticket.display_name} or /refuse {ticket.display_name}"
+        )
+    return f"* {ticket.display_name}{email} is waiting in the lobby"
 
 
 def _show_chat(member: Member, header: Header, text: str) -> None:
@@ -271,7 +388,9 @@ async def run_join(args: argparse.Namespace) -> int:
     name = args.name or getpass.getuser()
     keys = MemberKeys.generate(os.urandom)
     async with BrokerApi(url, context) as api:
-        joined = await api.join(session_id, name, keys.x25519_public, keys.ed25519_public, password)
+        joined = await api.join(
+            session_id, name, keys.x25519_public, keys.ed25519_public, password, email=args.email
+        )
     say(f"Joined session {format_session_id(session_id)} as {name}.")
     member = Member(joined, keys, context)
     picture = FrameBuffer()
@@ -341,10 +460,6 @@ async def _member_loop(
         match message:
             case Roster() if host:
                 await member.send(PresenterRequest(member.member_id))
-            case MemberJoined(entry):
-                say(f"+ {member.names.get(entry.member_id, '?')} joined")
-            case MemberLeft(member_id, reason):
-                say(f"- {member.names.get(member_id, '?')} left ({reason.name.lower()})")
             case Refresh(member_id) if presenter is not None:
                 presenter.want_refresh(member_id)
             case Chat(text):
@@ -384,4 +499,6 @@ async def _member_loop(
                     say("The session has ended.")
                 return
             case _:
-                pass
+                news = _meeting_news(member, console, message)
+                if news:
+                    say(news)

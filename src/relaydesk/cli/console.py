@@ -21,27 +21,40 @@ from relaydesk.client.member import Member
 from relaydesk.errors import RelaydeskError
 from relaydesk.protocol.frames import Header
 from relaydesk.protocol.messages import (
+    Admit,
     Chat,
     ConsentAnswer,
     ConsentKind,
     ConsentPrompt,
     ControlRequest,
+    End,
+    EndReason,
+    Expel,
     InputEvent,
     InputKind,
+    Lock,
     PresenterRequest,
     Revoke,
     RevokeReason,
+    Role,
+    RoleChange,
 )
 
 Say = Callable[[str], None]
 
 HELP = """Commands (anything else you type is sent as chat):
-  /who                  members, roles, who presents and who controls
+  /who                  members, roles, who presents and who controls; the lobby
   /present NAME|me      ask someone to show their screen (hosts and the presenter)
-  /stop                 stop the screen share
+  /stop                 stop the screen share (for everyone)
   /control              ask the presenter for remote control
   /revoke               end remote control (also Ctrl+F12 on the presenter's keyboard)
-  /move X Y  /click X Y [BUTTON]  /type TEXT  /key KEYSYM   remote input, once granted"""
+  /move X Y  /click X Y [BUTTON]  /type TEXT  /key KEYSYM   remote input, once granted
+Hosts:
+  /admit NAME  /refuse NAME   let someone waiting in the lobby in, or turn them away
+  /lock  /unlock        nobody new can join while locked
+  /expel NAME           remove someone for good
+  /host NAME            hand over host (and the keys) to someone; you stay a participant
+  /end                  end the session for everyone"""
 
 
 class Console:
@@ -96,16 +109,20 @@ class Console:
             case "help", _:
                 self.say(HELP)
             case "who", _:
-                for member_id in sorted(member.roles):
-                    role = member.roles[member_id].name.lower()
-                    marks = [role]
-                    if member_id == member.presenter:
-                        marks.append("presenting")
-                    if member_id == member.control_holder:
-                        marks.append("in control")
-                    self.say(f"  {member_id}: {self.name(member_id)} ({', '.join(marks)})")
+                self.who()
             case "present", [who]:
                 await member.send(PresenterRequest(self.find(who)))
+            case (("admit" | "refuse"), [who]):
+                await member.send(Admit(self.find(who, lobby=True), verb == "admit"))
+            case (("lock" | "unlock"), []):
+                await member.send(Lock(verb == "lock"))
+            case "expel", [who]:
+                await member.send(Expel(self.find(who, lobby=True)))
+            case "host", [who]:
+                await member.send(RoleChange(self.find(who), Role.HOST))
+                await member.send(RoleChange(member.member_id, Role.PARTICIPANT))
+            case "end", []:
+                await member.send(End(EndReason.ENDED_BY_HOST))
             case "stop", []:
                 await member.send(
                     Revoke(ConsentKind.PRESENT, member.presenter or 0, RevokeReason.BY_PRESENTER)
@@ -138,12 +155,29 @@ class Console:
             case _:
                 self.say(f"! unknown command /{verb} (try /help)")
 
-    def find(self, who: str) -> int:
+    def who(self) -> None:
+        member = self.member
+        for member_id in sorted(member.roles):
+            marks = [member.roles[member_id].name.lower()]
+            if member_id == member.presenter:
+                marks.append("presenting")
+            if member_id == member.control_holder:
+                marks.append("in control")
+            self.say(f"  {member_id}: {self.name(member_id)} ({', '.join(marks)})")
+        for member_id, ticket in sorted(member.lobby.items()):
+            email = f" <{ticket.email}>" if ticket.email else ""
+            self.say(f"  {member_id}: {ticket.display_name}{email} (waiting in the lobby)")
+        if member.locked:
+            self.say("  The session is locked: nobody new can join.")
+
+    def find(self, who: str, lobby: bool = False) -> int:
+        """A member by id or display name (with ``lobby``, those waiting too)."""
         if who == "me":
             return self.member.member_id
         if who.isdigit():
             return int(who)
-        matches = [m for m, n in self.member.names.items() if n == who and m in self.member.roles]
+        known = set(self.member.roles) | (set(self.member.lobby) if lobby else set())
+        matches = [m for m, n in self.member.names.items() if n == who and m in known]
         if len(matches) != 1:
             raise RelaydeskError(f"no single member named {who!r}: see /who")
         return matches[0]

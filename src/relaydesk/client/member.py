@@ -23,11 +23,12 @@ from websockets.exceptions import ConnectionClosed
 
 from relaydesk import limits
 from relaydesk.client.api import JoinResult
-from relaydesk.errors import ClientError, RelayClosed, RelaydeskError
+from relaydesk.errors import ClientError, RelayClosed, RelaydeskError, TicketError
 from relaydesk.protocol.e2e import EndToEnd
 from relaydesk.protocol.frames import EVERYONE, HEADER_SIZE, RELAY, Flags, Frame, Header
 from relaydesk.protocol.keys import MemberKeys, Rng
 from relaydesk.protocol.messages import (
+    Admit,
     AnyMessage,
     ConsentKind,
     ContentMessage,
@@ -35,15 +36,20 @@ from relaydesk.protocol.messages import (
     Grant,
     Hello,
     KeyCommit,
+    Lock,
     MemberJoined,
     MemberLeft,
     Revoke,
     Role,
     RoleChange,
     Roster,
+    RosterEntry,
+    Waiting,
+    WaitReason,
     decode,
     encode,
 )
+from relaydesk.protocol.tickets import Ticket, verify_ticket
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +84,13 @@ class Member:
         broker_public = Ed25519PublicKey.from_public_bytes(join.broker_public_key)
         self.e2e = EndToEnd(join.session_uid, join.member_id, keys, broker_public)
         self.names: dict[int, str] = {}
-        self.roles: dict[int, Role] = {}
+        self.roles: dict[int, Role] = {}  # admitted members, with their current role
+        self.lobby: dict[int, Ticket] = {}  # members waiting for a host to let them in
+        self.waiting: WaitReason | None = None  # this member waits in the lobby
+        self.locked = False
         self.presenter: int | None = None
         self.control_holder: int | None = None
+        self._broker_public = broker_public
         self._context = context
         self._rng = rng
         self._clock = clock
@@ -186,21 +196,36 @@ class Member:
         now = self._clock()
         match message:
             case Roster():
+                self.waiting = None
                 self.e2e.note_epoch(message.epoch)
                 for entry in message.members:
                     self._add(entry.ticket, entry.role, now)
+                self.lobby = {e.member_id: self._waiter(e, now) for e in message.lobby}
                 self.presenter = message.presenter or None
                 self.control_holder = message.control_holder or None
+                self.locked = message.locked
                 await self._rekey_if_leader()
+            case Waiting(entry, reason) if entry.member_id == self.member_id:
+                self.waiting = reason
+            case Waiting(entry):
+                self.lobby[entry.member_id] = self._waiter(entry, now)
+            case Admit(member_id):
+                self.lobby.pop(member_id, None)
             case MemberJoined(entry):
+                self.lobby.pop(entry.member_id, None)
                 self._add(entry.ticket, entry.role, now)
                 await self._rekey_if_leader()
             case MemberLeft(member_id):
+                self.lobby.pop(member_id, None)
                 self.e2e.remove_member(member_id)
                 self.roles.pop(member_id, None)
                 await self._rekey_if_leader()
             case RoleChange(member_id, role):
                 self.roles[member_id] = role
+                self.e2e.set_role(member_id, role)
+                await self._rekey_if_leader()  # the key leader follows the host (§6.1)
+            case Lock(locked):
+                self.locked = locked
             case Grant(ConsentKind.PRESENT, member_id):
                 self.presenter, self.control_holder = member_id, None
             case Grant(ConsentKind.CONTROL, member_id):
@@ -216,9 +241,25 @@ class Member:
                 pass
 
     def _add(self, ticket_blob: bytes, role: Role, now: float) -> None:
-        ticket = self.e2e.add_member(ticket_blob, now)
+        ticket = self.e2e.add_member(ticket_blob, now, role)
         self.names[ticket.member_id] = ticket.display_name
         self.roles[ticket.member_id] = role
+
+    def _waiter(self, entry: RosterEntry, now: float) -> Ticket:
+        """A lobby entry's ticket, checked against the broker key: the host decides on
+        the name and e-mail in it. It is no member: it gets no key (§5.5)."""
+        ticket = verify_ticket(
+            entry.ticket, self._broker_public, now=now, session_uid=self.e2e.session_uid,
+            check_expiry=False,
+        )  # fmt: skip
+        if ticket.member_id != entry.member_id:
+            raise TicketError("a lobby entry's ticket names another member")
+        self.names[ticket.member_id] = ticket.display_name
+        return ticket
+
+    @property
+    def is_host(self) -> bool:
+        return self.roles.get(self.member_id) is Role.HOST
 
     async def _rekey_if_leader(self) -> None:
         if self.e2e.needs_rekey(self._clock()):

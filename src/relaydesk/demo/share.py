@@ -69,6 +69,9 @@ async def run(
         await asyncio.to_thread(_demo_organizer, server, password)
         issued = await asyncio.to_thread(server.broker.login, DEMO_ORGANIZER, password, "127.0.0.1")
         context = tls.pinned_context(server.data.tls_cert_path.read_text())
+        # The demo's own account, fresh each run: shown so that the browser console can be
+        # tried too (it lives only in this demo's data directory).
+        say(f"Organizer console: {server.url}/host (user {DEMO_ORGANIZER}, password {password})")
         with demo_screen(display) as shown:
             say(f"Sharing display {shown} (Ctrl+C ends the session).")
             hint = (

@@ -1,14 +1,22 @@
-"""The session's rules: members, roles, who presents, who controls, lock and end
-(docs/protocol.md §5 and §8).
+"""The session's rules: members, the lobby, roles, who presents, who controls, lock and
+end (docs/protocol.md §5 and §8).
 
-Three small machines, each a transition table (rule: every state change happens through
+Four small machines, each a transition table (rule: every state change happens through
 one of these tables):
 
 - ``Phase``: OPEN -> ENDED.
+- ``Seat``: a joiner's place: WAITING in the lobby -> IN (admitted) or OUT (refused).
+  A member admitted straight away never waits.
 - ``PresentSlot``: whether someone is being asked to present. Who presents now is data
   beside it; asking never interrupts the current presenter.
 - ``ControlSlot``: FREE -> REQUESTED -> GRANTED, and back to FREE on denial, timeout,
   revoke or anything that makes the grant moot.
+
+The session's own rules come from its tickets (``TicketRule``): TWO_PARTY (two members
+at most, ever; when one leaves it ends) and JOIN_BEFORE_HOST (without it, participants
+wait until a host is in). WAIT_IN_LOBBY is a member's: it waits until a host admits it.
+A waiting member is no member: it is in no roster or epoch and is sent nothing but what
+is addressed to it.
 
 ``Session`` checks who may do what (``NotPermitted``) and drives the tables
 (``InvalidTransition`` when the table has no entry). It is role-agnostic: the relay runs
@@ -27,6 +35,7 @@ from relaydesk import limits
 from relaydesk.errors import InvalidTransition, NotPermitted
 from relaydesk.protocol.frames import EVERYONE, FrameType, Header
 from relaydesk.protocol.messages import (
+    Admit,
     ConsentKind,
     ConsentOutcome,
     ConsentPrompt,
@@ -44,14 +53,23 @@ from relaydesk.protocol.messages import (
     Role,
     RoleChange,
     RosterEntry,
+    Waiting,
+    WaitReason,
 )
+from relaydesk.protocol.tickets import NO_RULES, TicketRule
 
-# The three machines -----------------------------------------------------------------
+# The machines -----------------------------------------------------------------
 
 
 class Phase(Enum):
     OPEN = auto()
     ENDED = auto()
+
+
+class Seat(Enum):
+    WAITING = auto()  # in the lobby: no member yet
+    IN = auto()  # admitted: a member
+    OUT = auto()  # refused entry
 
 
 class PresentSlot(Enum):
@@ -77,6 +95,11 @@ PHASE_TABLE: dict[tuple[Phase, Trigger], Phase] = {
     (Phase.OPEN, Trigger.END): Phase.ENDED,
 }
 
+SEAT_TABLE: dict[tuple[Seat, Trigger], Seat] = {
+    (Seat.WAITING, Trigger.YES): Seat.IN,
+    (Seat.WAITING, Trigger.NO): Seat.OUT,
+}
+
 PRESENT_TABLE: dict[tuple[PresentSlot, Trigger], PresentSlot] = {
     (PresentSlot.IDLE, Trigger.ASK): PresentSlot.ASKING,
     (PresentSlot.ASKING, Trigger.YES): PresentSlot.IDLE,
@@ -100,10 +123,12 @@ _WHY_NOT = {
     (ControlSlot.FREE, Trigger.YES): "nobody asked for remote control",
     (ControlSlot.GRANTED, Trigger.YES): "remote control is already granted",
     (Phase.ENDED, Trigger.END): "the session has ended",
+    (Seat.IN, Trigger.YES): "that member is already in",
+    (Seat.IN, Trigger.NO): "that member is already in: expel them instead",
 }
 
 
-_S = TypeVar("_S", Phase, PresentSlot, ControlSlot)
+_S = TypeVar("_S", Phase, Seat, PresentSlot, ControlSlot)
 
 
 def _step(table: dict[tuple[_S, Trigger], _S], state: _S, trigger: Trigger) -> _S:
@@ -138,20 +163,43 @@ class Notice:
 @dataclass(frozen=True, slots=True)
 class Member:
     member_id: int
-    role: Role
-    joined_as: Role  # the ticket's role: it decides the key leader (§6.1)
+    role: Role  # the current role: the lowest host is the key leader (§6.1)
     ticket: bytes
+
+    @property
+    def entry(self) -> RosterEntry:
+        return RosterEntry(self.member_id, self.role, self.ticket)
+
+
+@dataclass(slots=True)
+class Waiter:
+    """A joiner in the lobby and what it waits for (one reason or both)."""
+
+    member: Member
+    reasons: set[WaitReason]
+    seat: Seat = Seat.WAITING
+
+    @property
+    def reason(self) -> WaitReason:
+        """What it is told it waits for: first the host, then the host's yes."""
+        if WaitReason.HOST_ABSENT in self.reasons:
+            return WaitReason.HOST_ABSENT
+        return WaitReason.APPROVAL
 
 
 # The session ------------------------------------------------------------------------
 
 
 class Session:
-    def __init__(self) -> None:
+    def __init__(self, rules: TicketRule = TicketRule.JOIN_BEFORE_HOST) -> None:
+        self.rules = rules & (TicketRule.TWO_PARTY | TicketRule.JOIN_BEFORE_HOST)
         self.phase = Phase.OPEN
         self.present_slot = PresentSlot.IDLE
         self.control_slot = ControlSlot.FREE
         self.members: dict[int, Member] = {}
+        self.lobby: dict[int, Waiter] = {}
+        self.expelled: set[int] = set()  # never admitted again
+        self.ever_in: set[int] = set()  # everyone who has been a member (two-party rule)
         self.presenter: int | None = None
         self.control_holder: int | None = None
         self.locked = False
@@ -165,9 +213,14 @@ class Session:
         return member is not None and member.role is Role.HOST
 
     @property
+    def host_present(self) -> bool:
+        return any(m.role is Role.HOST for m in self.members.values())
+
+    @property
     def leader(self) -> int | None:
-        """The member whose key commits are valid (same rule as keys.expected_leader)."""
-        hosts = [m for m, info in self.members.items() if info.joined_as is Role.HOST]
+        """The member whose key commits are valid: the lowest current host, else the
+        lowest member (same rule as keys.expected_leader, §6.1)."""
+        hosts = [m for m, info in self.members.items() if info.role is Role.HOST]
         if hosts:
             return min(hosts)
         return min(self.members, default=None)
@@ -178,9 +231,10 @@ class Session:
         return min(deadlines, default=None)
 
     def roster_entries(self) -> tuple[RosterEntry, ...]:
-        return tuple(
-            RosterEntry(m.member_id, m.role, m.ticket) for _, m in sorted(self.members.items())
-        )
+        return tuple(m.entry for _, m in sorted(self.members.items()))
+
+    def lobby_entries(self) -> tuple[RosterEntry, ...]:
+        return tuple(w.member.entry for _, w in sorted(self.lobby.items()))
 
     def check_route(self, header: Header) -> None:
         """The relay's routing rules for a frame from ``header.sender`` (§5.3).
@@ -223,18 +277,54 @@ class Session:
 
     # Membership -----------------------------------------------------------------------
 
-    def join(self, member_id: int, role: Role, ticket: bytes) -> list[Notice]:
+    def join(
+        self, member_id: int, role: Role, ticket: bytes, rules: TicketRule = NO_RULES
+    ) -> list[Notice]:
+        """A ticket holder arrives: admitted at once, or into the lobby (``rules``: its
+        ticket's; only WAIT_IN_LOBBY is read here, the session's own are fixed)."""
         self._require_open()
-        if member_id in self.members:
+        if member_id in self.members or member_id in self.lobby:
             raise InvalidTransition(f"member {member_id} is already in the session")
+        if member_id in self.expelled:
+            raise NotPermitted("you were expelled from this session")
         if self.locked and role is not Role.HOST:
             raise NotPermitted("the session is locked")
-        if len(self.members) >= limits.MAX_MEMBERS:
+        self._require_two_party_room(member_id)
+        if len(self.members) + len(self.lobby) >= limits.MAX_MEMBERS:
             raise NotPermitted("the session is full")
-        self.members[member_id] = Member(member_id, role, role, ticket)
-        return [Notice(EVERYONE, MemberJoined(RosterEntry(member_id, role, ticket)))]
+        member = Member(member_id, role, ticket)
+        reasons = set()
+        if role is not Role.HOST:
+            if TicketRule.WAIT_IN_LOBBY in rules:
+                reasons.add(WaitReason.APPROVAL)
+            if TicketRule.JOIN_BEFORE_HOST not in self.rules and not self.host_present:
+                reasons.add(WaitReason.HOST_ABSENT)
+        if reasons:
+            waiter = self.lobby[member_id] = Waiter(member, reasons)
+            return self._waiting(waiter)
+        notices = self._seat(member)
+        if role is Role.HOST:
+            notices += self._host_arrived()
+        return notices
+
+    def admit(self, actor: int, member_id: int, admitted: bool) -> list[Notice]:
+        """A host lets a waiting member in, or refuses them entry (then the relay
+        closes their connection). Admitting works while locked: it is the host's say."""
+        self._require_open()
+        self._require_host(actor, "admit members")
+        waiter = self.lobby.get(member_id)
+        if waiter is None:
+            if member_id in self.members:
+                _step(SEAT_TABLE, Seat.IN, Trigger.YES if admitted else Trigger.NO)
+            raise InvalidTransition(f"member {member_id} is not waiting in the lobby")
+        if admitted:
+            self._require_two_party_room(member_id)
+        return self._decide(waiter, admitted)
 
     def leave(self, member_id: int, reason: LeaveReason = LeaveReason.LEFT) -> list[Notice]:
+        if member_id in self.lobby:
+            del self.lobby[member_id]
+            return [Notice(EVERYONE, MemberLeft(member_id, reason))]
         if member_id not in self.members:
             raise InvalidTransition(f"member {member_id} is not in the session")
         notices = []
@@ -246,13 +336,22 @@ class Session:
         elif member_id == self.control_holder:
             notices += self._revoke_control(RevokeReason.LEFT)
         del self.members[member_id]
-        return [*notices, Notice(EVERYONE, MemberLeft(member_id, reason))]
+        notices.append(Notice(EVERYONE, MemberLeft(member_id, reason)))
+        if TicketRule.TWO_PARTY in self.rules and len(self.ever_in) >= 2 and self.is_open:
+            # A support session is between its two parties: when one goes, it is over.
+            notices += self._end(EndReason.TWO_PARTY_LEFT)
+        return notices
 
     def expel(self, actor: int, member_id: int) -> list[Notice]:
+        """A host removes a member (or someone waiting) for good: that member id is
+        never admitted again, and the key leader starts an epoch without it."""
         self._require_open()
         self._require_host(actor, "expel members")
         if member_id == actor:
             raise NotPermitted("hosts leave rather than expel themselves")
+        if member_id not in self.members and member_id not in self.lobby:
+            raise InvalidTransition(f"member {member_id} is not in the session")
+        self.expelled.add(member_id)
         return self.leave(member_id, LeaveReason.EXPELLED)
 
     def set_role(self, actor: int, member_id: int, role: Role) -> list[Notice]:
@@ -262,7 +361,7 @@ class Session:
         hosts = sum(self.is_host(m) for m in self.members)
         if member.role is Role.HOST and role is Role.PARTICIPANT and hosts == 1:
             raise NotPermitted("a session keeps at least one host")
-        self.members[member_id] = Member(member_id, role, member.joined_as, member.ticket)
+        self.members[member_id] = Member(member_id, role, member.ticket)
         return [Notice(EVERYONE, RoleChange(member_id, role))]
 
     def set_lock(self, actor: int, locked: bool) -> list[Notice]:
@@ -279,13 +378,7 @@ class Session:
             reason = EndReason.ENDED_BY_PRESENTER
         else:
             raise NotPermitted("only a host or the presenter ends the session")
-        notices = []
-        for pending in (self.pending_present, self.pending_control):
-            if pending:
-                notices += self._close(pending, ConsentResult.CANCELLED)
-        notices += self._stop_presenting(RevokeReason.SESSION_ENDED)
-        self.phase = _step(PHASE_TABLE, self.phase, Trigger.END)
-        return [*notices, Notice(EVERYONE, End(reason))]
+        return self._end(reason)
 
     # Presenting (the viewing direction) -----------------------------------------------
 
@@ -389,9 +482,68 @@ class Session:
 
     # Internals ------------------------------------------------------------------------
 
+    @property
+    def is_open(self) -> bool:
+        return self.phase is Phase.OPEN
+
     def _require_open(self) -> None:
         if self.phase is Phase.ENDED:
             raise InvalidTransition("the session has ended")
+
+    def _require_two_party_room(self, member_id: int) -> None:
+        if (
+            TicketRule.TWO_PARTY in self.rules
+            and member_id not in self.ever_in
+            and len(self.ever_in) >= 2
+        ):
+            raise NotPermitted("this two-party session admits nobody else")
+
+    def _waiting(self, waiter: Waiter) -> list[Notice]:
+        """Tell the waiter, and the members, that it waits, and for what."""
+        message = Waiting(waiter.member.entry, waiter.reason)
+        return [Notice(waiter.member.member_id, message), Notice(EVERYONE, message)]
+
+    def _seat(self, member: Member) -> list[Notice]:
+        self.members[member.member_id] = member
+        self.ever_in.add(member.member_id)
+        return [Notice(EVERYONE, MemberJoined(member.entry))]
+
+    def _decide(self, waiter: Waiter, admitted: bool) -> list[Notice]:
+        """The waiter leaves the lobby: in as a member, or out (told so itself)."""
+        member_id = waiter.member.member_id
+        waiter.seat = _step(SEAT_TABLE, waiter.seat, Trigger.YES if admitted else Trigger.NO)
+        del self.lobby[member_id]
+        decision = Notice(EVERYONE, Admit(member_id, admitted))
+        if not admitted:
+            return [decision, Notice(member_id, Admit(member_id, False))]
+        return [decision, *self._seat(waiter.member)]
+
+    def _host_arrived(self) -> list[Notice]:
+        """Whoever only waited for a host is let in; who also needs a yes waits on."""
+        notices = []
+        for member_id, waiter in sorted(self.lobby.items()):
+            if WaitReason.HOST_ABSENT not in waiter.reasons:
+                continue
+            waiter.reasons.discard(WaitReason.HOST_ABSENT)
+            if waiter.reasons:
+                notices += self._waiting(waiter)
+                continue
+            try:
+                self._require_two_party_room(member_id)
+            except NotPermitted:
+                notices += self._decide(waiter, admitted=False)
+            else:
+                notices += self._decide(waiter, admitted=True)
+        return notices
+
+    def _end(self, reason: EndReason) -> list[Notice]:
+        notices = []
+        for pending in (self.pending_present, self.pending_control):
+            if pending:
+                notices += self._close(pending, ConsentResult.CANCELLED)
+        notices += self._stop_presenting(RevokeReason.SESSION_ENDED)
+        self.phase = _step(PHASE_TABLE, self.phase, Trigger.END)
+        return [*notices, Notice(EVERYONE, End(reason))]
 
     def _require_host(self, actor: int, what: str) -> None:
         if not self.is_host(actor):

@@ -20,6 +20,7 @@ from relaydesk.errors import (
     CloseCode,
     FrameError,
     MessageError,
+    NotPermitted,
     ProtocolError,
     RelaydeskError,
     SessionEnded,
@@ -35,6 +36,7 @@ from relaydesk.protocol.frames import (
     parse_header,
 )
 from relaydesk.protocol.messages import (
+    Admit,
     ConsentAnswer,
     ConsentKind,
     ConsentOutcome,
@@ -48,6 +50,8 @@ from relaydesk.protocol.messages import (
     Hello,
     LeaveReason,
     Lock,
+    MemberJoined,
+    MemberLeft,
     Ping,
     Pong,
     PresenterRequest,
@@ -55,6 +59,7 @@ from relaydesk.protocol.messages import (
     Revoke,
     RoleChange,
     Roster,
+    Waiting,
     decode,
     encode,
 )
@@ -77,6 +82,7 @@ class Connection:
         self.ticket: Ticket | None = None
         self.bytes_in = 0
         self.bytes_out = 0
+        self.content_bytes_queued = 0  # sealed content put in its outbox (lobby: none)
         self.refusals = 0  # frames refused; the first few become event records
         self.close_code: CloseCode | None = None
         self.close_reason = ""
@@ -105,6 +111,8 @@ class Connection:
 class LiveSession:
     uid: bytes
     rules: Session = field(default_factory=Session)
+    # Every admitted member's link, and those of members waiting in the lobby (which
+    # are sent only what is addressed to them: see ``_receivers``).
     connections: dict[int, Connection] = field(default_factory=dict)
     sequence: int = 0  # of the relay's own frames in this session
     epoch: int = 0  # the newest epoch a commit was forwarded for (newcomers learn it)
@@ -141,24 +149,32 @@ class RelayHub:
         connection.bytes_in += len(data)
         live = self.sessions.get(ticket.session_uid)
         if live is None:
-            live = self.sessions[ticket.session_uid] = LiveSession(ticket.session_uid)
+            # The session's rules are in every ticket the broker signs for it alike.
+            live = LiveSession(ticket.session_uid, Session(ticket.rules))
+            self.sessions[ticket.session_uid] = live
             self._records.session_started(live.uid)
         previous = live.connections.get(ticket.member_id)
         if previous is not None:  # the same member reconnected: the new link replaces it
             previous.close(CloseCode.NORMAL, "replaced by a new connection")
             live.connections[ticket.member_id] = connection
-            self._send_roster(live, connection)
+            self._greet(live, connection)
             return
-        notices = live.rules.join(ticket.member_id, ticket.role, hello.ticket)
-        self._deliver(live, notices)  # to the others: the newcomer gets the roster instead
+        try:
+            notices = live.rules.join(ticket.member_id, ticket.role, hello.ticket, ticket.rules)
+        except SessionError:
+            if not live.connections:  # nobody is in: keep no empty session around
+                del self.sessions[live.uid]
+            raise
         live.connections[ticket.member_id] = connection
-        self._send_roster(live, connection)
-        self._records.member_joined(
-            live.uid, ticket.member_id, ticket.display_name, ticket.role.name.lower()
-        )
-        presenter = live.rules.presenter
-        if presenter is not None:
-            self._deliver(live, [Notice(presenter, Refresh(ticket.member_id))])
+        self._deliver(live, notices)
+
+    def _greet(self, live: LiveSession, connection: Connection) -> None:
+        """What a (re)connected link is told first: the roster, or that it waits."""
+        waiter = live.rules.lobby.get(connection.member_id)
+        if waiter is not None:
+            self._send(live, connection, Waiting(waiter.member.entry, waiter.reason))
+        else:
+            self._send_roster(live, connection)
 
     def _send_roster(self, live: LiveSession, connection: Connection) -> None:
         rules = live.rules
@@ -169,6 +185,7 @@ class RelayHub:
             control_holder=rules.control_holder or 0,
             locked=rules.locked,
             epoch=live.epoch,
+            lobby=rules.lobby_entries(),
         )
         self._send(live, connection, roster)
 
@@ -204,6 +221,9 @@ class RelayHub:
         except SessionError as error:
             if header.type is FrameType.INPUT_EVENT:
                 self._refused(live, connection, f"action=dropped_input reason={error}")
+            elif isinstance(error, NotPermitted) and not header.type.is_content:
+                what = header.type.name.lower()
+                self._refused(live, connection, f"action=refused_{what} reason={error}")
             self._send(live, connection, Error(error.close_code, str(error)))
 
     def _refused(self, live: LiveSession, connection: Connection, detail: str) -> None:
@@ -217,16 +237,24 @@ class RelayHub:
         live.rules.check_route(header)  # NotPermitted: dropped and reported to the sender
         if header.type is FrameType.KEY_COMMIT:
             live.epoch = max(live.epoch, header.epoch)
-        if header.target == EVERYONE:
-            receivers = [c for m, c in live.connections.items() if m != header.sender]
-        else:
-            receivers = [live.connections[header.target]]
-        for receiver in receivers:
+        for receiver in self._receivers(live, header.target, but=header.sender):
             self._enqueue(live, receiver, header, data)
+
+    @staticmethod
+    def _receivers(live: LiveSession, target: int, but: int = RELAY) -> list[Connection]:
+        """The links a frame to ``target`` goes to: only admitted members' for a
+        broadcast; a member waiting in the lobby gets only what names it."""
+        if target != EVERYONE:
+            connection = live.connections.get(target)
+            return [connection] if connection is not None else []
+        members = live.rules.members
+        return [c for m, c in live.connections.items() if m in members and m != but]
 
     def _enqueue(
         self, live: LiveSession, receiver: Connection, header: Header, data: bytes
     ) -> None:
+        if header.type.is_content:
+            receiver.content_bytes_queued += len(data)
         needs_picture = receiver.outbox.put(header, data)
         if receiver.outbox.overflowing:
             receiver.close(CloseCode.SLOW_CONSUMER, "too far behind")
@@ -237,6 +265,8 @@ class RelayHub:
 
     def _control(self, live: LiveSession, connection: Connection, message: object) -> None:
         actor, now, rules = connection.member_id, self._clock(), live.rules
+        if actor in rules.lobby and not isinstance(message, Ping):
+            raise NotPermitted("you are waiting in the lobby: a host must let you in first")
         match message:
             case PresenterRequest(member_id):
                 notices = rules.ask_to_present(actor, member_id, now)
@@ -250,18 +280,21 @@ class RelayHub:
                 notices = rules.stop_presenting(actor)
             case RoleChange(member_id, role):
                 notices = rules.set_role(actor, member_id, role)
+                detail = f"role={role.name.lower()} by={actor}"
+                self._records.member_event(live.uid, RecordKind.ROLE, member_id, detail)
             case Lock(locked):
                 notices = rules.set_lock(actor, locked)
+                self._records.session_locked(live.uid, locked, actor)
+            case Admit(member_id, admitted):
+                notices = rules.admit(actor, member_id, admitted)
+                result = "admitted" if admitted else "refused"
+                detail = f"result={result} by={actor}"
+                self._records.member_event(live.uid, RecordKind.ADMIT, member_id, detail)
             case Expel(member_id):
                 notices = rules.expel(actor, member_id)
-                self._deliver(live, notices)
-                self._drop(live, member_id, CloseCode.EXPELLED, "expelled by the host")
-                return
+                self._records.member_event(live.uid, RecordKind.EXPEL, member_id, f"by={actor}")
             case End():
-                self._deliver(live, rules.end(actor))
-                self._records.session_ended(live.uid)  # the broker admits nobody more
-                self._finish(live)
-                return
+                notices = rules.end(actor)
             case Refresh():
                 connection.outbox.awaiting_keyframe = True
                 notices = [Notice(rules.presenter, Refresh(actor))] if rules.presenter else []
@@ -281,8 +314,9 @@ class RelayHub:
         live = self.sessions.get(ticket.session_uid)
         if live is None or live.connections.get(ticket.member_id) is not connection:
             return
-        if ticket.member_id in live.rules.members:
-            self._deliver(live, live.rules.leave(ticket.member_id, reason))
+        rules = live.rules
+        if rules.is_open and (ticket.member_id in rules.members or ticket.member_id in rules.lobby):
+            self._deliver(live, rules.leave(ticket.member_id, reason))
         self._drop(live, ticket.member_id, CloseCode.NORMAL, "left")
 
     def _drop(self, live: LiveSession, member_id: int, code: CloseCode, reason: str) -> None:
@@ -303,9 +337,13 @@ class RelayHub:
             host = next((m for m in live.rules.members if live.rules.is_host(m)), None)
             if host is not None:
                 self._deliver(live, live.rules.end(host))
+                return  # delivering END finished the session
         self._finish(live)
 
     def _finish(self, live: LiveSession) -> None:
+        if live.uid in self._ended:
+            return
+        self._records.session_ended(live.uid)  # the broker admits nobody more
         self._ended[live.uid] = self._clock() + limits.TICKET_LIFETIME_SECONDS
         for member_id in list(live.connections):
             self._drop(live, member_id, CloseCode.SESSION_ENDED, "the session has ended")
@@ -321,18 +359,59 @@ class RelayHub:
     # Sending --------------------------------------------------------------------------
 
     def _deliver(self, live: LiveSession, notices: list[Notice]) -> None:
+        """Send the session's notices, then act on what they mean for connections:
+        a newly admitted member gets the whole roster instead of its own MEMBER_JOINED
+        (and the presenter is asked for a picture for it), a refused one is closed, an
+        END finishes the session."""
+        greeted: set[int] = set()  # sent a roster in this batch: it is up to date
+        ended = False
         for notice in notices:
             self._record(live, notice)
-            if notice.to == EVERYONE:
-                for connection in list(live.connections.values()):
-                    self._send(live, connection, notice.message)
-            elif notice.to in live.connections:
-                self._send(live, live.connections[notice.to], notice.message)
+            message = notice.message
+            match message:
+                case MemberJoined(entry) if entry.member_id in live.connections:
+                    newcomer = entry.member_id
+                    for connection in self._receivers(live, EVERYONE, but=newcomer):
+                        if connection.member_id not in greeted:
+                            self._send(live, connection, message)
+                    self._send_roster(live, live.connections[newcomer])
+                    greeted.add(newcomer)
+                    presenter = live.rules.presenter
+                    if presenter is not None and presenter in live.connections:
+                        self._send(live, live.connections[presenter], Refresh(newcomer))
+                    continue
+                case Admit(member_id, False) if notice.to == member_id:
+                    refused = live.connections.get(member_id)
+                    if refused is not None:
+                        self._send(live, refused, message)
+                        self._drop(live, member_id, CloseCode.REFUSED_ENTRY, "refused entry")
+                    continue
+                case End():
+                    ended = True
+                case _:
+                    pass
+            for connection in self._receivers(live, notice.to):
+                self._send(live, connection, message)
+        for notice in notices:
+            match notice.message:
+                case MemberLeft(member_id, LeaveReason.EXPELLED):
+                    self._drop(live, member_id, CloseCode.EXPELLED, "expelled by the host")
+                case _:
+                    pass
+        if ended:
+            self._finish(live)
 
     def _record(self, live: LiveSession, notice: Notice) -> None:
         """Every request, consent answer, grant and revoke becomes an event record."""
         sink, uid = self._records, live.uid
         match notice.message:
+            case MemberJoined(entry) if entry.member_id in live.connections:
+                ticket = live.connections[entry.member_id].ticket
+                assert ticket is not None
+                role = entry.role.name.lower()
+                sink.member_joined(uid, entry.member_id, ticket.display_name, role, ticket.email)
+            case Waiting(entry, reason) if notice.to == EVERYONE:
+                sink.member_event(uid, RecordKind.LOBBY, entry.member_id, f"reason={_name(reason)}")
             case ConsentPrompt(kind, asked_by):
                 detail = f"what={_name(kind)} asked_by={asked_by}"
                 sink.member_event(uid, RecordKind.CONSENT_ASKED, notice.to, detail)

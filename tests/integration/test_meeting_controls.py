@@ -1,0 +1,490 @@
+"""Meeting controls as the relay enforces them (issue 8; docs/protocol.md §5).
+
+Real EmbeddedServer (shared), real Python members over real TLS WebSockets. Each test
+runs a session of its own: the lobby (a waiting member gets no key and not one content
+byte, counted at the relay), refusal, join before host, lock (the broker refuses new
+joins, the relay refuses a ticket issued before the lock), expel (the expelled member's
+captured keys open nothing sent afterwards), host handover (the key leader moves, a new
+epoch), two-party support sessions, and a participant's host-only requests (refused
+and recorded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from integration.helpers import (
+    LIVENESS_TIMEOUT,
+    Crowd,
+    Peer,
+    present_when_admitted,
+    run_async,
+    until,
+)
+from relaydesk.client.api import BrokerApi, CreatedSession
+from relaydesk.client.member import Member, Received
+from relaydesk.errors import ApiError, CloseCode, CryptoError, RelayClosed
+from relaydesk.protocol import keys as ks
+from relaydesk.protocol.e2e import nonce
+from relaydesk.protocol.frames import Frame, FrameType
+from relaydesk.protocol.keys import MemberKeys
+from relaydesk.protocol.messages import (
+    Admit,
+    Chat,
+    End,
+    EndReason,
+    Error,
+    Expel,
+    Lock,
+    Role,
+    RoleChange,
+    Roster,
+    ScreenUpdate,
+    Tile,
+    TileEncoding,
+    WaitReason,
+)
+from relaydesk.relay.hub import Connection, LiveSession
+from relaydesk.relay.records import RecordKind
+from support.servers import LiveServer
+
+
+async def create(
+    server: LiveServer, context: ssl.SSLContext, token: str, **settings: object
+) -> CreatedSession:
+    async with BrokerApi(server.url, context, token) as api:
+        return await api.create_session(None, None, **settings)  # type: ignore[arg-type]
+
+
+async def join(
+    server: LiveServer,
+    context: ssl.SSLContext,
+    session_id: str,
+    name: str,
+    *,
+    token: str = "",
+    email: str | None = None,
+    on_message: Callable[[Peer, Received], Awaitable[None]] | None = None,
+    connect: bool = True,
+) -> Peer:
+    keys = MemberKeys.generate(os.urandom)
+    async with BrokerApi(server.url, context, token) as api:
+        joined = await api.join(
+            session_id, name, keys.x25519_public, keys.ed25519_public, None, email=email
+        )
+    peer = Peer(Member(joined, keys, context), name, on_message)
+    return await peer.connect() if connect else peer
+
+
+async def refused_at_relay(peer: Peer) -> RelayClosed:
+    """Connect with the peer's ticket and read until the relay closes the link."""
+    await peer.connect(read=False)
+    try:
+        async with asyncio.timeout(LIVENESS_TIMEOUT):
+            async for _ in peer.member.messages():
+                pass
+    except RelayClosed as closed:
+        return closed
+    finally:
+        await peer.member.close()
+    raise AssertionError("the relay kept the link open")
+
+
+def live(server: LiveServer, created: CreatedSession) -> LiveSession:
+    """The relay's live session; call it on the server's loop (``server.inspect``)."""
+    return server.hub.sessions[created.session_uid]
+
+
+def content_bytes_queued(server: LiveServer, created: CreatedSession, peer: Peer) -> int:
+    """Sealed content the relay has put in ``peer``'s queue, all told."""
+    return server.inspect(
+        lambda: live(server, created).connections[peer.member_id].content_bytes_queued
+    )
+
+
+def got(peer: Peer, kind: type) -> list[object]:
+    return [message for _, message in peer.messages_of(kind)]
+
+
+async def chats_arrive(sender: Peer, *readers: Peer, text: str) -> None:
+    await sender.member.send_content(Chat(text))
+    for reader in readers:
+        await until(
+            lambda r=reader: any(m.text == text for m in got(r, Chat)),  # type: ignore[attr-defined]
+            f"{reader.name} reads {text!r}",
+        )
+
+
+def records_of(server: LiveServer, created: CreatedSession, kind: RecordKind) -> list[str]:
+    uid = created.session_uid
+    return [
+        f"{r.member_id} {r.detail or ''}".strip()
+        for r in server.broker.store.records()
+        if r.session_uid == uid and r.kind is kind
+    ]
+
+
+async def records_show(
+    server: LiveServer, created: CreatedSession, kind: RecordKind, wanted: str
+) -> None:
+    """The relay writes records off its loop: wait until ``wanted`` is among them."""
+    await until(lambda: wanted in records_of(server, created, kind), f"a {kind} record {wanted!r}")
+
+
+# The lobby ----------------------------------------------------------------------------
+
+
+def test_a_lobby_member_gets_no_key_and_no_content_until_admitted(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token, lobby=True)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token, on_message=present_when_admitted)
+            )  # fmt: skip
+            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+            await until(lambda: bob.member_id in host.member.lobby, "the host sees Bob")
+            await host.member.send(Admit(bob.member_id, True))
+            await bob.keys_for(host)
+            alice = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Alice",
+                           email="alice@example.org")
+            )  # fmt: skip
+            await until(lambda: alice.member.waiting is WaitReason.APPROVAL, "Alice waits")
+            await until(lambda: alice.member_id in host.member.lobby, "the host sees Alice")
+            await until(lambda: alice.member_id in bob.member.lobby, "Bob sees Alice waiting")
+            assert host.member.lobby[alice.member_id].email == "alice@example.org"
+            await host.keys_for(bob)  # no key for Alice
+            await chats_arrive(host, bob, text="before Alice is in")
+            # Alice holds no key, and the relay put not one content byte in her queue.
+            assert alice.member.e2e.current is None
+            assert content_bytes_queued(shared_server, created, alice) == 0
+            assert not got(alice, Roster) and not got(alice, Chat)
+
+            await host.member.send(Admit(alice.member_id, True))
+            await until(lambda: bool(got(alice, Roster)), "Alice gets the roster")
+            await alice.keys_for(host, bob)
+            await host.keys_for(alice, bob)
+            await chats_arrive(host, alice, bob, text="welcome, Alice")
+            assert content_bytes_queued(shared_server, created, alice) > 0  # the count counts
+            assert not any(m.text == "before Alice is in" for m in got(alice, Chat))  # type: ignore[attr-defined]
+            await records_show(
+                shared_server, created, RecordKind.ADMIT, f"{alice.member_id} result=admitted "
+                f"by={host.member_id}",
+            )  # fmt: skip
+            await records_show(
+                shared_server, created, RecordKind.LOBBY, f"{alice.member_id} reason=approval"
+            )
+
+    run_async(scenario())
+
+
+def test_a_refused_member_is_closed_and_learns_nothing(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token, lobby=True)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+            await until(lambda: bob.member_id in host.member.lobby, "the host sees Bob")
+            await host.member.send(Admit(bob.member_id, False))
+            await until(lambda: bob.closed is not None, "Bob's link is closed")
+            assert bob.closed is not None and bob.closed.code == CloseCode.REFUSED_ENTRY
+            assert bob.member.e2e.current is None and not got(bob, Roster)
+            await until(lambda: bob.member_id not in host.member.lobby, "Bob left the lobby")
+
+    run_async(scenario())
+
+
+def test_without_join_before_host_members_wait_for_the_host(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(
+            shared_server, shared_context, organizer_token, join_before_host=False
+        )
+        async with Crowd() as crowd:
+            alice = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Alice")
+            )
+            await until(lambda: alice.member.waiting is WaitReason.HOST_ABSENT, "Alice waits")
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            await until(lambda: bool(got(alice, Roster)), "Alice is let in with the host")
+            assert alice.member.waiting is None
+            await alice.keys_for(host)
+            await chats_arrive(host, alice, text="the host is here")
+
+    run_async(scenario())
+
+
+# Lock, expel, host handover -------------------------------------------------------------
+
+
+def test_a_locked_session_refuses_new_joins_and_stale_tickets(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            # A ticket issued before the lock, used after it.
+            late = await join(
+                shared_server, shared_context, created.session_id, "Late", connect=False
+            )
+            await host.member.send(Lock(True))
+            await until(lambda: host.member.locked, "the host sees the lock")
+            await records_show(
+                shared_server, created, RecordKind.LOCK,
+                f"{host.member_id} locked=true by={host.member_id}",
+            )  # fmt: skip
+            with pytest.raises(ApiError, match="locked"):
+                await join(shared_server, shared_context, created.session_id, "Newcomer")
+            closed = await refused_at_relay(late)
+            assert closed.code == CloseCode.NOT_PERMITTED and "locked" in closed.reason
+            await host.member.send(Lock(False))
+            await until(lambda: not host.member.locked, "unlocked")
+
+    run_async(scenario())
+
+
+def test_an_expelled_members_captured_keys_open_nothing_sent_after(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    tapped: list[bytes] = []
+
+    def install_tap() -> Callable[[], None]:
+        hub = shared_server.hub
+        receive = hub.receive
+
+        def tapped_receive(connection: Connection, data: bytes) -> None:
+            tapped.append(bytes(data))
+            receive(connection, data)
+
+        setattr(hub, "receive", tapped_receive)  # noqa: B010 - an instance attribute shadows
+        return lambda: delattr(hub, "receive")
+
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+            mallory = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Mallory")
+            )
+            await host.keys_for(bob, mallory)
+            await mallory.keys_for(host, bob)
+            await chats_arrive(host, bob, mallory, text="before the expel")
+            # Everything Mallory ever held: her end-to-end state with its epoch secrets.
+            captured = mallory.member.e2e
+            secrets_held = {n: e.secret for n, e in captured._epochs.items()}
+            old_epoch = captured.current.number if captured.current else 0
+
+            uninstall = shared_server.inspect(install_tap)
+            try:
+                await host.member.send(Expel(mallory.member_id))
+                await until(lambda: mallory.closed is not None, "Mallory is disconnected")
+                assert mallory.closed is not None and mallory.closed.code == CloseCode.EXPELLED
+                await host.keys_for(bob)
+                await bob.keys_for(host)
+                await chats_arrive(host, bob, text="after the expel")
+            finally:
+                shared_server.inspect(uninstall)
+            # Byte 1 of a frame is its type (docs/protocol.md §2).
+            after = [Frame.parse(d) for d in tapped if d[1] == FrameType.CHAT]
+            assert after, "the tap saw the chat sent after the expel"
+            for frame in after:
+                assert frame.header.epoch > old_epoch
+                with pytest.raises(CryptoError):
+                    captured.open(frame, now=time.time())
+                # Nor does any content key she could derive from a secret she held.
+                body = frame.body[:-64]
+                for number, secret in secrets_held.items():
+                    key = ks.content_key(
+                        captured.session_uid, secret, number, frame.header.sender,
+                        frame.header.type.channel,
+                    )  # fmt: skip
+                    with pytest.raises(InvalidTag):
+                        AESGCM(key).decrypt(nonce(frame.header.sequence), body, None)
+            # She cannot come back with her ticket either.
+            again = Peer(Member(mallory.member.join, captured.member_keys, shared_context), "M2")
+            closed = await refused_at_relay(again)
+            assert closed.code == CloseCode.NOT_PERMITTED and "expelled" in closed.reason
+            await records_show(
+                shared_server, created, RecordKind.EXPEL,
+                f"{mallory.member_id} by={host.member_id}",
+            )  # fmt: skip
+
+    run_async(scenario())
+
+
+def test_handing_over_host_moves_the_key_leader(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+            await bob.keys_for(host)
+            assert bob.member.e2e.current is not None
+            assert bob.member.e2e.current.leader == host.member_id
+            await host.member.send(RoleChange(bob.member_id, Role.HOST))
+            await host.member.send(RoleChange(host.member_id, Role.PARTICIPANT))
+            await until(
+                lambda: all(
+                    p.member.e2e.current is not None
+                    and p.member.e2e.current.leader == bob.member_id
+                    for p in (host, bob)
+                ),
+                "both are in an epoch led by Bob",
+            )
+            assert host.member.e2e.security_code == bob.member.e2e.security_code
+            await chats_arrive(host, bob, text="Bob leads now")
+            # The old host's host-only requests are refused now, and recorded.
+            await host.member.send(Expel(bob.member_id))
+            await until(lambda: bool(got(host, Error)), "the old host is told no")
+            await records_show(
+                shared_server, created, RecordKind.ROLE, f"{bob.member_id} role=host "
+                f"by={host.member_id}",
+            )  # fmt: skip
+
+    run_async(scenario())
+
+
+def test_a_participants_host_only_requests_are_refused_and_recorded(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            eve = crowd.add(await join(shared_server, shared_context, created.session_id, "Eve"))
+            await eve.keys_for(host)
+            requests = [
+                Expel(host.member_id), Lock(True), RoleChange(eve.member_id, Role.HOST),
+                Admit(host.member_id, True), End(EndReason.ENDED_BY_HOST),
+            ]  # fmt: skip
+            for request in requests:
+                await eve.member.send(request)
+            await until(lambda: len(got(eve, Error)) == len(requests), "each is refused")
+            await chats_arrive(host, eve, text="nothing changed")
+            assert eve.member.roles == {host.member_id: Role.HOST, eve.member_id: Role.PARTICIPANT}
+            assert not host.member.locked and host.closed is None
+            for what in ("expel", "lock", "role_change", "admit", "end"):
+                await until(
+                    lambda w=what: any(
+                        f"action=refused_{w} " in r
+                        for r in records_of(shared_server, created, RecordKind.REFUSED)
+                    ),
+                    f"a refusal record for {what}",
+                )
+
+    run_async(scenario())
+
+
+# Two-party support sessions -------------------------------------------------------------
+
+
+def test_a_two_party_session_admits_nobody_else_and_ends_when_one_leaves(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token, two_party=True)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            pat = crowd.add(await join(shared_server, shared_context, created.session_id, "Pat"))
+            await pat.keys_for(host)
+            await records_show(shared_server, created, RecordKind.JOIN, f"{pat.member_id}")
+            with pytest.raises(ApiError, match="both parties"):
+                await join(shared_server, shared_context, created.session_id, "Third")
+            await pat.close()
+            await until(lambda: bool(got(host, End)), "the host's session ends")
+            assert got(host, End) == [End(EndReason.TWO_PARTY_LEFT)]
+
+    run_async(scenario())
+
+
+def test_waiting_gives_up_cleanly_when_the_member_leaves(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token, lobby=True)
+        async with Crowd() as crowd:
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            carol = await join(shared_server, shared_context, created.session_id, "Carol")
+            await until(lambda: carol.member_id in host.member.lobby, "Carol waits")
+            await carol.close()
+            await until(lambda: carol.member_id not in host.member.lobby, "Carol is gone")
+            assert not shared_server.inspect(lambda: live(shared_server, created).rules.lobby)
+
+    run_async(scenario())
+
+
+def test_before_the_host_arrives_members_only_chat(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> None:
+    async def scenario() -> None:
+        created = await create(shared_server, shared_context, organizer_token)  # the default
+        async with Crowd() as crowd:
+            ann = crowd.add(await join(shared_server, shared_context, created.session_id, "Ann"))
+            ben = crowd.add(await join(shared_server, shared_context, created.session_id, "Ben"))
+            # The earliest member leads the keys until a host is in: chat works.
+            await ben.keys_for(ann)
+            await chats_arrive(ann, ben, text="anyone here?")
+            update = ScreenUpdate(1, 1, True, (Tile(0, 0, 1, 1, TileEncoding.RAW, bytes(4)),))
+            await ann.member.send_content(update)
+            await until(
+                lambda: any("only chat" in e.text for e in got(ann, Error)),  # type: ignore[attr-defined]
+                "Ann's screen update is refused",
+            )
+            assert ben.screen_updates == 0
+            host = crowd.add(
+                await join(shared_server, shared_context, created.session_id, "Hannah",
+                           token=organizer_token)
+            )  # fmt: skip
+            await until(
+                lambda: all(
+                    p.member.e2e.current is not None
+                    and p.member.e2e.current.leader == host.member_id
+                    for p in (ann, ben)
+                ),
+                "the host leads a new epoch",
+            )
+            await chats_arrive(host, ann, ben, text="sorry I am late")
+
+    run_async(scenario())
