@@ -2,8 +2,8 @@
 
 Each benchmark module (listed in ``benchmarks.__main__.MODULES``) has a ``TITLE`` and a
 ``run(quick: bool) -> list[Section]``. This file holds what they share: the machine line,
-a median timer and the table printer. Benchmarks print; tests check correctness
-(PERFORMANCE.md: never assert a time in a unit test).
+the "tool not installed" skip, a median timer and the table printer. Benchmarks print;
+tests check correctness (PERFORMANCE.md: never assert a time in a unit test).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -70,8 +71,18 @@ def machine_line() -> str:
     return (
         f"machine: {cpu_model()}, {usable_cores()} cores | {platform.system()} "
         f"{platform.machine()} | Python {python} | cryptography {version_of('cryptography')}"
-        f" | msgpack {version_of('msgpack')} | relaydesk {version_of('relaydesk')}"
+        f" | msgspec {version_of('msgspec')} | relaydesk {version_of('relaydesk')}"
     )
+
+
+def skipped_without(title: str, *tools: str) -> list[Section]:
+    """What ``run`` returns instead of measuring when a tool it needs is missing: one
+    section ``title`` whose note names the missing tools; empty when all are there. A
+    tool is a command on PATH or the path of an executable."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if not missing:
+        return []
+    return [Section(title, notes=[f"skipped: {', '.join(missing)} not installed"])]
 
 
 def median_seconds(batch: Callable[[], int], repeats: int) -> float:
