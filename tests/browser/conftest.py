@@ -23,7 +23,6 @@ from browser.helpers import (
     WIDTH,
     LiveServer,
     Process,
-    Screen,
     Share,
     Watched,
     open_page,
@@ -31,6 +30,7 @@ from browser.helpers import (
     organizer_server,
 )
 from relaydesk.screen.xvfb import Xvfb
+from support.screen import Screen
 
 # What the page must show "soon" (connected, a chat line): generous on two slow cores.
 expect.set_options(timeout=20_000)

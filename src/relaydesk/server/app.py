@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response, WebSocket
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from relaydesk import __version__
@@ -44,10 +45,17 @@ def create_app(broker: Broker, hub: RelayHub) -> FastAPI:
 
     index = (STATIC_DIR / "index.html").read_bytes()
 
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        """The server's own address: the join page."""
+        return RedirectResponse("/j", status_code=307, headers=WEB_HEADERS)
+
     @app.get("/j", include_in_schema=False)
     @app.get("/j/{session_id}", include_in_schema=False)
+    @app.get("/host", include_in_schema=False)
     def web_client() -> Response:
-        """The browser client; it reads the session ID from the address."""
+        """The browser client: the join page (it reads the session ID from the address)
+        or, at /host, the organizer's console; the page picks its view from the path."""
         return Response(index, media_type="text/html; charset=utf-8", headers=WEB_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

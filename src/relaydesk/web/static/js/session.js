@@ -3,17 +3,36 @@
 // keep the roster and keys, seal and open content, reconnect after a network drop.
 //
 // Events (a plain EventTarget; event.detail carries the data):
-//   status {text, connected}       roster {}         code {code}
-//   chat {from, name, text, private} screen {update}  cursor {x, y, visible}
-//   notice {text}                  ended {text}
+//   status {text, connected}       roster {}  (members, roles, lobby, lock, keys changed)
+//   code {code}                    chat {from, name, text, private}
+//   screen {update}                cursor {x, y, visible}
+//   notice {text}                  ended {text, title, code}  (final: nothing more comes)
 //   prompt {kind, askedBy}         consent {kind, askedBy, subject, result}
 //   control {holder, reason}       (remote control granted, or ended when holder is 0)
+//   waiting {reason}               this member waits in the lobby (WaitReason)
+//   admitted {}                    this member is in (the first ROSTER after waiting)
 
 import * as p from "./protocol/index.js";
 
 const RECONNECT_DELAYS = [500, 1000, 2000, 4000, 8000];
 const REKEY_CHECK_MS = 5000;
-const FINAL_CLOSE_CODES = new Set([4003, 4005, 4006]); // bad ticket, expelled, ended
+// Bad ticket, expelled, ended, refused entry from the lobby: never reconnect.
+const FINAL_CLOSE_CODES = new Set([4003, 4005, 4006, 4010]);
+
+/** What the page says when the session is over for this member, by close code. */
+const FINAL_TEXTS = {
+  4005: ["You were removed from the meeting", "A host removed you from this meeting. You cannot join it again."],
+  4006: ["The meeting has ended", "The session has ended."],
+  4010: ["The host did not let you in", "A host refused your entry to this meeting."],
+};
+
+/** Why the session ended (END's EndReason), as a sentence. */
+const END_TEXTS = {
+  1: "The host ended the meeting for everyone.",
+  2: "The presenter ended the session.",
+  3: "The other party left: this support session has ended.",
+  4: "The server is shutting down: the session has ended.",
+};
 
 function b64url(bytes) {
   let text = "";
@@ -40,36 +59,44 @@ export class JoinError extends Error {
   }
 }
 
-/** Ask the broker for a ticket. Errors carry the broker's own sentence. */
-async function requestTicket(sessionId, name, password, keys) {
+/**
+ * Ask the broker for a ticket. Errors carry the broker's own sentence. The request goes
+ * with same-origin credentials: a signed-in organizer's cookie makes them host of their
+ * own session (the page itself never sees the token).
+ */
+async function requestTicket(sessionId, name, password, keys, email) {
   let response;
+  const body = {
+    display_name: name,
+    password: password || null,
+    x25519: b64url(keys.x25519Public),
+    ed25519: b64url(keys.ed25519Public),
+  };
+  if (email) body.email = email;
   try {
     response = await fetch(`/api/sessions/${sessionId}/join`, {
       method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        display_name: name,
-        password: password || null,
-        x25519: b64url(keys.x25519Public),
-        ed25519: b64url(keys.ed25519Public),
-      }),
+      body: JSON.stringify(body),
     });
   } catch {
     throw new JoinError("The server cannot be reached. Check your connection.", 0);
   }
-  let body = {};
+  let answer = {};
   try {
-    body = await response.json();
+    answer = await response.json();
   } catch {
     // an answer without JSON: the status says enough
   }
   if (!response.ok) {
-    let text = typeof body.detail === "string" ? body.detail : `The server refused (${response.status}).`;
+    let text = typeof answer.detail === "string" ? answer.detail : `The server refused (${response.status}).`;
     const retry = response.headers.get("Retry-After");
     if (response.status === 429 && retry) text += ` Try again in ${retry} s.`;
     throw new JoinError(text, response.status);
   }
-  return body;
+  return answer;
 }
 
 export class SessionLink extends EventTarget {
@@ -86,6 +113,17 @@ export class SessionLink extends EventTarget {
     this.queue = Promise.resolve(); // frames are handled strictly in order
     this.outgoing = Promise.resolve(); // sealed frames leave in the order of their sequence
     this.controlRequested = false; // asked the presenter; no answer yet
+    this.emails = new Map(); // member id -> e-mail address from its ticket ("" if none)
+    // Members waiting in the lobby: id -> {memberId, name, email, role, reason}.
+    this.lobby = new Map();
+    this.locked = false;
+    this.waiting = 0; // this member's WaitReason while in the lobby, else 0
+    this.admitted = false; // has been in the session (a ROSTER came)
+    this.verifiedCode = null; // the security code this person said they compared
+    this.rules = 0; // TicketRule bits of this member's own ticket
+    this.email = "";
+    this.finished = false;
+    this.presentAsked = 0; // the member this host asked to present; no answer yet
   }
 
   emit(type, detail = {}) {
@@ -96,17 +134,31 @@ export class SessionLink extends EventTarget {
     this.emit("status", { text, connected });
   }
 
-  /** Join: new keys for this session, a ticket from the broker, then the relay. */
-  async join(sessionId, name, password) {
+  /**
+   * Join: new keys for this session, a ticket from the broker, then the relay.
+   * `options.email`: the e-mail address to give (optional unless the session asks).
+   */
+  async join(sessionId, name, password, options = {}) {
     this.keys = await p.MemberKeys.generate();
-    const answer = await requestTicket(sessionId, name, password, this.keys);
+    const email = (options.email ?? "").trim();
+    const answer = await requestTicket(sessionId, name, password, this.keys, email);
     this.sessionId = sessionId;
+    this.name = name;
+    this.email = email;
     this.ticket = fromB64url(answer.ticket);
     this.memberId = answer.member_id;
+    this.joinedAs = answer.role === "host" ? p.Role.HOST : p.Role.PARTICIPANT;
+    this.waitsInLobby = Boolean(answer.waits_in_lobby);
     this.sessionUid = fromHex(answer.session_uid);
     this.relayUrl = answer.relay_url;
     this.ticketExpires = Number(answer.expires_at ? Date.parse(answer.expires_at) / 1000 : 0);
     const brokerPublic = fromB64url(answer.broker_public_key);
+    this.brokerPublic = brokerPublic;
+    try {
+      this.rules = Number(p.readTicket(this.ticket).ticket.rules ?? 0);
+    } catch {
+      this.rules = 0; // the relay will say what is wrong with it
+    }
     this.e2e = new p.EndToEnd(this.sessionUid, this.memberId, this.keys, brokerPublic);
     this.rekeyTimer = setInterval(() => this.run(() => this.rekeyIfLeader()), REKEY_CHECK_MS);
     this.connect();
@@ -140,13 +192,11 @@ export class SessionLink extends EventTarget {
   }
 
   closed(code, reason) {
-    if (this.leaving) return;
+    if (this.leaving || this.finished) return;
     if (FINAL_CLOSE_CODES.has(code)) {
-      const text =
-        code === 4005 ? "You were removed from the session."
-        : code === 4006 ? "The session has ended."
-        : `The relay refused this connection: ${reason || code}.`;
-      this.finish(text);
+      const [title, text] = FINAL_TEXTS[code]
+        ?? ["You cannot join this session", `The relay refused this connection: ${reason || code}.`];
+      this.finish(text, title, code);
       return;
     }
     if (this.ticketExpires && now() > this.ticketExpires) {
@@ -159,19 +209,104 @@ export class SessionLink extends EventTarget {
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
-  finish(text) {
+  finish(text, title = "The meeting has ended", code = 0) {
+    if (this.finished) return;
+    this.finished = true;
     clearInterval(this.rekeyTimer);
     clearTimeout(this.reconnectTimer);
     this.status(text);
-    this.emit("ended", { text });
+    this.emit("ended", { text, title, code });
   }
 
   leave() {
     this.leaving = true;
+    this.finished = true;
     clearInterval(this.rekeyTimer);
     clearTimeout(this.reconnectTimer);
     if (this.socket) this.socket.close(1000, "left");
     this.status("You left the session.");
+  }
+
+  // What the page shows --------------------------------------------------------------
+
+  /** This member's CURRENT role is host (as the relay last announced it). */
+  get isHost() {
+    return this.roles.get(this.memberId) === p.Role.HOST;
+  }
+
+  /** A ticket rule of this member's own ticket (TicketRule.TWO_PARTY...). */
+  hasRule(rule) {
+    return (this.rules & rule) !== 0;
+  }
+
+  /** The security code of the current epoch, or null before the first. */
+  get securityCode() {
+    return this.e2e?.securityCode ?? null;
+  }
+
+  /** This person compared the current security code (and pressed the button for it). */
+  get codeVerified() {
+    return this.securityCode !== null && this.verifiedCode === this.securityCode;
+  }
+
+  /** "I compared the code": the members of the current epoch count as verified. */
+  markVerified() {
+    if (this.securityCode === null) return;
+    this.verifiedCode = this.securityCode;
+    this.emit("roster");
+  }
+
+  /**
+   * A member's key: "verified" (in the current epoch, whose code this person compared),
+   * "unverified" (in the current epoch, code not compared) or "pending" (no key in the
+   * current epoch yet).
+   */
+  keyState(memberId) {
+    const epoch = this.e2e?.current;
+    if (!epoch || !epoch.members.has(memberId)) return "pending";
+    return this.codeVerified ? "verified" : "unverified";
+  }
+
+  // Host controls (the relay refuses them from a participant, with ERROR) ------------
+
+  /** Let a member waiting in the lobby in (true) or refuse them (false). */
+  admit(memberId, admitted) {
+    this.sendControl({ type: p.FrameType.ADMIT, memberId, admitted });
+  }
+
+  expel(memberId) {
+    this.sendControl({ type: p.FrameType.EXPEL, memberId });
+  }
+
+  setLocked(locked) {
+    this.sendControl({ type: p.FrameType.LOCK, locked });
+  }
+
+  /** Hand the host role over: the other becomes host, then this member a participant. */
+  makeHost(memberId) {
+    this.sendControl({ type: p.FrameType.ROLE_CHANGE, memberId, role: p.Role.HOST });
+    this.sendControl({ type: p.FrameType.ROLE_CHANGE, memberId: this.memberId, role: p.Role.PARTICIPANT });
+  }
+
+  /** Ask a member to show their screen; they are asked, and may say no. */
+  askToPresent(memberId) {
+    this.presentAsked = memberId;
+    this.sendControl({ type: p.FrameType.PRESENTER_REQUEST, memberId });
+    this.emit("roster");
+  }
+
+  /** Stop whoever presents, for everyone. */
+  stopSharing() {
+    if (!this.presenter) return;
+    this.sendControl({
+      type: p.FrameType.REVOKE, kind: p.ConsentKind.PRESENT, memberId: this.presenter,
+      reason: p.RevokeReason.BY_HOST,
+    });
+  }
+
+  /** End the meeting for everyone. */
+  endForAll() {
+    this.sendControl({ type: p.FrameType.END, reason: p.EndReason.ENDED_BY_HOST });
   }
 
   /** Run `job` after every job queued before it (WebCrypto is asynchronous). */
@@ -243,6 +378,9 @@ export class SessionLink extends EventTarget {
   async rekeyIfLeader() {
     if (this.e2e && this.socket && this.e2e.needsRekey(now())) {
       this.send(p.serializeFrame(await this.e2e.startEpoch(p.randomBytes, now())));
+      // The leader holds the new epoch at once (its own commit never comes back).
+      this.emit("code", { code: this.e2e.securityCode });
+      this.emit("roster");
     }
   }
 
@@ -298,9 +436,32 @@ export class SessionLink extends EventTarget {
   }
 
   async addMember(entry) {
-    const ticket = await this.e2e.addMember(entry.ticket, now());
+    const ticket = await this.e2e.addMember(entry.ticket, now(), entry.role);
     this.names.set(ticket.memberId, ticket.displayName);
+    this.emails.set(ticket.memberId, ticket.email ?? "");
     this.roles.set(ticket.memberId, entry.role);
+    this.lobby.delete(ticket.memberId);
+  }
+
+  /** Someone in the lobby: their ticket is checked too (name and e-mail come from it). */
+  async addToLobby(entry, reason) {
+    const ticket = await p.verifyTicket(entry.ticket, this.brokerPublic, {
+      now: now(), sessionUid: this.sessionUid, checkExpiry: false,
+    });
+    if (ticket.memberId !== entry.memberId) throw new Error("a lobby entry with another member's ticket");
+    const known = this.lobby.get(entry.memberId);
+    this.lobby.set(entry.memberId, {
+      memberId: entry.memberId,
+      name: ticket.displayName,
+      email: ticket.email ?? "",
+      role: entry.role,
+      reason: reason ?? known?.reason ?? 0,
+    });
+    return ticket;
+  }
+
+  nameOf(memberId) {
+    return this.names.get(memberId) ?? this.lobby.get(memberId)?.name ?? `member ${memberId}`;
   }
 
   async control(header, message) {
@@ -310,6 +471,7 @@ export class SessionLink extends EventTarget {
         this.attempt = 0;
         this.status("Connected", true);
         this.e2e.noteEpoch(message.epoch);
+        this.locked = Boolean(message.locked);
         // After a reconnect the roster replaces what we knew: whoever left meanwhile is
         // gone (no MEMBER_LEFT reached us), for the list and for the key leader rule.
         const present = new Set(message.members.map((entry) => entry.memberId));
@@ -320,8 +482,21 @@ export class SessionLink extends EventTarget {
           }
         }
         for (const entry of message.members) await this.addMember(entry);
+        this.lobby.clear();
+        for (const entry of message.lobby ?? []) {
+          try {
+            await this.addToLobby(entry, 0);
+          } catch (error) {
+            console.warn("relaydesk: a lobby entry with a bad ticket:", error.message);
+          }
+        }
         this.presenter = message.presenter;
         this.setControlHolder(message.controlHolder, 0);
+        if (!this.admitted || this.waiting) {
+          this.admitted = true;
+          this.waiting = 0;
+          this.emit("admitted");
+        }
         this.emit("roster");
         await this.rekeyIfLeader();
         break;
@@ -333,17 +508,64 @@ export class SessionLink extends EventTarget {
         await this.rekeyIfLeader();
         break;
       case T.MEMBER_LEFT: {
-        const name = this.names.get(message.memberId) ?? `member ${message.memberId}`;
+        const name = this.nameOf(message.memberId);
+        if (this.lobby.delete(message.memberId) && !this.roles.has(message.memberId)) {
+          this.emit("roster");
+          this.emit("notice", { text: `${name} left the lobby` });
+          break;
+        }
         this.e2e.removeMember(message.memberId);
         this.roles.delete(message.memberId);
         this.emit("roster");
-        this.emit("notice", { text: `${name} left` });
+        const expelled = message.reason === p.LeaveReason.EXPELLED;
+        this.emit("notice", { text: expelled ? `${name} was removed from the meeting` : `${name} left` });
         await this.rekeyIfLeader();
         break;
       }
-      case T.ROLE_CHANGE:
+      case T.ROLE_CHANGE: {
+        const before = this.roles.get(message.memberId);
         this.roles.set(message.memberId, message.role);
+        this.e2e.setRole?.(message.memberId, message.role);
         this.emit("roster");
+        if (before !== message.role) {
+          const host = message.role === p.Role.HOST;
+          const text = message.memberId === this.memberId
+            ? (host ? "You are now a host of this meeting." : "You are no longer a host.")
+            : `${this.nameOf(message.memberId)} ${host ? "is now a host" : "is no longer a host"}`;
+          this.emit("notice", { text });
+        }
+        await this.rekeyIfLeader();
+        break;
+      }
+      case T.WAITING:
+        if (message.entry.memberId === this.memberId) {
+          this.waiting = message.reason;
+          this.status("Waiting in the lobby");
+          this.emit("waiting", { reason: message.reason });
+          break;
+        }
+        try {
+          await this.addToLobby(message.entry, message.reason);
+        } catch (error) {
+          console.warn("relaydesk: a lobby entry with a bad ticket:", error.message);
+          break;
+        }
+        this.emit("roster");
+        this.emit("notice", { text: `${this.nameOf(message.entry.memberId)} is waiting in the lobby` });
+        break;
+      case T.ADMIT: {
+        const name = this.nameOf(message.memberId);
+        this.lobby.delete(message.memberId);
+        this.emit("roster");
+        if (!message.admitted) this.emit("notice", { text: `${name} was not let in` });
+        break;
+      }
+      case T.LOCK:
+        this.locked = Boolean(message.locked);
+        this.emit("roster");
+        this.emit("notice", {
+          text: this.locked ? "The meeting is locked: nobody new can join." : "The meeting is unlocked.",
+        });
         break;
       case T.GRANT:
         if (message.kind === p.ConsentKind.PRESENT) {
@@ -370,6 +592,9 @@ export class SessionLink extends EventTarget {
         if (message.kind === p.ConsentKind.CONTROL && message.askedBy === this.memberId) {
           this.controlRequested = false;
         }
+        if (message.kind === p.ConsentKind.PRESENT && message.askedBy === this.memberId) {
+          this.presentAsked = 0;
+        }
         this.emit("consent", message);
         this.emit("roster");
         break;
@@ -382,13 +607,15 @@ export class SessionLink extends EventTarget {
           return;
         }
         this.emit("code", { code: this.e2e.securityCode });
+        this.emit("roster");
         break;
       case T.END:
         this.leaving = true;
-        this.finish("The session has ended.");
+        this.finish(END_TEXTS[message.reason] ?? "The session has ended.");
         break;
       case T.ERROR:
         this.controlRequested = false; // a refused request (someone else has control…)
+        this.presentAsked = 0;
         this.emit("notice", { text: message.text });
         this.emit("roster");
         break;

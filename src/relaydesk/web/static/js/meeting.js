@@ -1,0 +1,483 @@
+// The meeting, for everyone: the waiting card while in the lobby, then the shared screen,
+// the roster (with the lobby), the security code, chat; and the host controls whenever
+// this member's CURRENT role is host. The final card when it is over for this member.
+// Everything people or the network say is shown with textContent, never as HTML.
+
+import { RemoteControl } from "./control.js";
+import { $, copyText, el, formatId, setStatus, showView } from "./dom.js";
+import {
+  ConsentKind,
+  ConsentResult,
+  RevokeReason,
+  Role,
+  TicketRule,
+  WaitReason,
+} from "./protocol/index.js";
+import { ScreenCanvas, TileError } from "./screen.js";
+
+const ROLE_NAMES = { [Role.HOST]: "Host", [Role.PARTICIPANT]: "Participant" };
+
+const WAITING_TEXTS = {
+  [WaitReason.APPROVAL]: [
+    "Waiting for the host to let you in",
+    "The host knows you are here: this page moves into the meeting as soon as they let you in.",
+  ],
+  [WaitReason.HOST_ABSENT]: [
+    "Waiting for the host to start the meeting",
+    "The meeting has not started yet: you are let in as soon as the host arrives.",
+  ],
+};
+const CONNECTING = ["Joining the meeting…", "Connecting to the meeting server."];
+
+const KEY_TEXTS = {
+  verified: ["key verified", "You compared the security code of the keys this member holds."],
+  unverified: ["key not verified", "Compare the security code, then press “I compared the code”."],
+  pending: ["no key yet", "This member gets the keys of the next security code."],
+};
+
+const RESULTS = {
+  [ConsentResult.GRANTED]: "said yes",
+  [ConsentResult.DENIED]: "said no",
+  [ConsentResult.TIMED_OUT]: "did not answer (that is a no)",
+  [ConsentResult.CANCELLED]: "was not asked after all",
+};
+
+const CONTROL_ENDED = {
+  [RevokeReason.BY_PRESENTER]: "the presenter took it back",
+  [RevokeReason.RELINQUISHED]: "given back",
+  [RevokeReason.PRESENTER_CHANGED]: "the presenter changed or stopped sharing",
+  [RevokeReason.LEFT]: "a member left",
+  [RevokeReason.BY_HOST]: "a host ended it",
+  [RevokeReason.SESSION_ENDED]: "the session ended",
+};
+
+function addChatLine(name, text, kind = "") {
+  const log = $("chat-log");
+  const line = el("p", { className: kind || null });
+  if (name) line.append(el("span", { className: "from", text: `${name}: ` }));
+  line.append(document.createTextNode(text));
+  log.append(line);
+  log.scrollTop = log.scrollHeight;
+}
+
+function consentLine(link, { kind, askedBy, subject, result }) {
+  const name = (id) => (id === link.memberId ? "you" : link.nameOf(id));
+  const asked = kind === ConsentKind.CONTROL ? "for remote control" : "to present";
+  const who = name(subject);
+  return `${who[0].toUpperCase()}${who.slice(1)} ${RESULTS[result]}: ${name(askedBy)} asked ${asked}.`;
+}
+
+/**
+ * Run the meeting page for `link` (joined: connecting to the relay).
+ * @param {import("./session.js").SessionLink} link
+ * @param {{inviteUrl?: string, title?: string, settings?: object, againHref?: string,
+ *          againText?: string}} options
+ */
+export function openMeeting(link, options = {}) {
+  const meeting = new MeetingView(link, options);
+  meeting.start();
+  return meeting;
+}
+
+class MeetingView {
+  constructor(link, options) {
+    this.link = link;
+    this.options = options;
+    this.inviteUrl = options.inviteUrl || `${location.origin}/j/${link.sessionId}`;
+    this.title = options.title || "";
+    this.settings = options.settings ?? null;
+    this.confirmExpel = 0; // the member whose removal waits for "Remove" once more
+    this.screenShown = false; // a picture of the current presenter is on the canvas
+    this.shownPresenter = 0;
+    this.inMeeting = false;
+  }
+
+  start() {
+    const { link } = this;
+    this.screen = new ScreenCanvas($("screen"));
+    this.control = new RemoteControl($("screen"), (input) => link.sendInput(input));
+    document.title = `${this.title || `Session ${formatId(link.sessionId)}`} — relaydesk`;
+    $("meeting-title").textContent = this.title || `Session ${formatId(link.sessionId)}`;
+    $("info-id").textContent = formatId(link.sessionId);
+    $("invite-url").value = this.inviteUrl;
+
+    if (link.waitsInLobby) this.showWaiting(WaitReason.APPROVAL);
+    else this.showWaiting(0);
+
+    link.addEventListener("waiting", (e) => this.showWaiting(e.detail.reason));
+    link.addEventListener("admitted", () => this.enter());
+    link.addEventListener("roster", () => this.render());
+    link.addEventListener("code", (e) => {
+      $("security-code").textContent = e.detail.code;
+      this.render();
+    });
+    link.addEventListener("notice", (e) => addChatLine("", e.detail.text, "notice"));
+    link.addEventListener("chat", (e) => {
+      const { name, text } = e.detail;
+      addChatLine(e.detail.private ? `${name} (privately)` : name, text);
+    });
+    link.addEventListener("screen", (e) => {
+      this.screen.apply(e.detail.update).then(() => {
+        if (!this.screenShown) {
+          this.screenShown = true;
+          this.renderStage();
+        }
+      }).catch((error) => {
+        if (error instanceof TileError) link.requestRefresh();
+      });
+    });
+    link.addEventListener("cursor", (e) => {
+      const canvas = $("screen");
+      const scale = canvas.clientWidth / canvas.width;
+      $("cursor").hidden = !e.detail.visible;
+      $("cursor").style.left = `${canvas.offsetLeft + e.detail.x * scale}px`;
+      $("cursor").style.top = `${canvas.offsetTop + e.detail.y * scale}px`;
+    });
+    link.addEventListener("control", (e) => {
+      if (e.detail.holder === link.memberId) {
+        this.control.start();
+        addChatLine("", "You have remote control: your mouse and keyboard act on the shared screen.", "notice");
+      } else if (this.control.active) {
+        this.control.stop();
+        addChatLine("", `Remote control ended (${CONTROL_ENDED[e.detail.reason] ?? "ended"}).`, "notice");
+      }
+    });
+    link.addEventListener("consent", (e) => addChatLine("", consentLine(link, e.detail), "notice"));
+    link.addEventListener("prompt", (e) => {
+      // A browser cannot share its own screen here: say so, and answer no at once
+      // (only a yes needs the person; a no never shows anything).
+      const asker = link.nameOf(e.detail.askedBy);
+      if (e.detail.kind === ConsentKind.PRESENT) {
+        addChatLine("", `${asker} asked you to show your screen. The browser cannot share a ` +
+          "screen: answered no. Join with the relaydesk app to present.", "notice");
+      }
+      link.answer(e.detail.kind, false);
+    });
+    link.addEventListener("ended", (e) => this.finish(e.detail.title, e.detail.text, e.detail.code));
+    this.wireControls();
+  }
+
+  // The views ------------------------------------------------------------------------
+
+  showWaiting(reason) {
+    const [title, text] = WAITING_TEXTS[reason] ?? CONNECTING;
+    $("waiting-title").textContent = title;
+    $("waiting-text").textContent = text;
+    $("waiting-who").textContent =
+      `Joining as ${this.link.name} · Session ${formatId(this.link.sessionId)}`;
+    $("waiting-view").classList.toggle("lobby-wait", Boolean(reason));
+    if (this.inMeeting) {
+      this.inMeeting = false;
+      $("host-tools").hidden = true;
+      $("end-confirm").hidden = true;
+      $("leave").hidden = true;
+    }
+    showView("waiting-view");
+    $("meeting-title").hidden = false;
+  }
+
+  enter() {
+    if (this.inMeeting) return;
+    this.inMeeting = true;
+    showView("session-view");
+    $("leave").hidden = false;
+    $("meeting-title").hidden = false;
+    this.render();
+  }
+
+  finish(title, text, code = 0) {
+    this.control.stop();
+    this.inMeeting = false;
+    $("host-tools").hidden = true;
+    $("end-confirm").hidden = true;
+    $("leave").hidden = true;
+    $("message").disabled = true;
+    $("final-title").textContent = title;
+    $("final-text").textContent = text;
+    const again = $("final-again");
+    const final = code === 4005 || code === 4010;
+    if (this.options.againHref) {
+      again.href = this.options.againHref;
+      again.textContent = this.options.againText ?? "Back";
+    } else if (final) {
+      again.href = "/j";
+      again.textContent = "Back to the join page";
+    } else {
+      again.href = "/j";
+      again.textContent = "Join a session";
+    }
+    showView("final-view");
+  }
+
+  // Rendering --------------------------------------------------------------------------
+
+  render() {
+    if (this.link.finished) return;
+    this.renderHostTools();
+    this.renderInfo();
+    this.renderCode();
+    this.renderLobby();
+    this.renderRoster();
+    this.renderStage();
+    this.renderControlButton();
+  }
+
+  renderHostTools() {
+    const { link } = this;
+    const host = link.isHost && this.inMeeting;
+    const confirming = !$("end-confirm").hidden;
+    $("host-tools").hidden = !host || confirming;
+    if (!host && confirming) {
+      $("end-confirm").hidden = true;
+      $("leave").hidden = !this.inMeeting;
+    }
+    $("lock").textContent = link.locked ? "Unlock meeting" : "Lock meeting";
+    $("lock").setAttribute("aria-pressed", String(link.locked));
+    $("stop-sharing").disabled = !link.presenter;
+  }
+
+  renderInfo() {
+    const { link } = this;
+    const flags = [];
+    if (link.locked) flags.push(["locked", "Locked: nobody new can join"]);
+    if (link.hasRule(TicketRule.TWO_PARTY) || this.settings?.two_party) {
+      flags.push(["", "Support session: two people"]);
+    }
+    if (this.settings?.lobby || link.hasRule(TicketRule.WAIT_IN_LOBBY)) flags.push(["", "Lobby on"]);
+    if (this.settings?.listed) flags.push(["", "Listed on the join page"]);
+    $("info-flags").replaceChildren(
+      ...flags.map(([kind, text]) => el("span", { className: `flag ${kind}`.trim(), text })),
+    );
+    $("info-flags").hidden = flags.length === 0;
+  }
+
+  renderCode() {
+    const { link } = this;
+    const code = link.securityCode;
+    $("security-code").textContent = code ?? "—";
+    const button = $("verify");
+    const state = $("verify-state");
+    button.disabled = code === null || link.codeVerified;
+    if (code === null) {
+      state.textContent = "Waiting for the keys…";
+      state.className = "verify-state";
+    } else if (link.codeVerified) {
+      state.textContent = "Verified: you compared this code";
+      state.className = "verify-state ok";
+    } else {
+      state.textContent = link.verifiedCode ? "New code: compare it again" : "Not compared yet";
+      state.className = "verify-state warn";
+    }
+  }
+
+  renderLobby() {
+    const { link } = this;
+    const waiting = [...link.lobby.values()].sort((a, b) => a.memberId - b.memberId);
+    $("lobby-panel").hidden = waiting.length === 0;
+    $("lobby-heading").textContent = `Lobby (${waiting.length})`;
+    const host = link.isHost;
+    $("admit-all").hidden = !host || waiting.length < 2;
+    $("lobby").replaceChildren(...waiting.map((person) => {
+      const who = el("div", { className: "who" },
+        el("span", { className: "name", text: person.name }));
+      if (host && person.email) who.append(el("span", { className: "email", text: person.email }));
+      const reason = person.reason === WaitReason.HOST_ABSENT
+        ? "waiting for a host to arrive" : "waiting to be let in";
+      who.append(el("span", { className: "role", text: reason }));
+      const item = el("li", { className: "person" }, who);
+      if (host) {
+        const admit = el("button", { type: "button", text: "Admit", "aria-label": `Admit ${person.name}` });
+        admit.addEventListener("click", () => link.admit(person.memberId, true));
+        const refuse = el("button", {
+          type: "button", className: "secondary", text: "Refuse", "aria-label": `Refuse ${person.name}`,
+        });
+        refuse.addEventListener("click", () => link.admit(person.memberId, false));
+        item.append(el("div", { className: "actions" }, admit, refuse));
+      }
+      return item;
+    }));
+  }
+
+  renderRoster() {
+    const { link } = this;
+    const host = link.isHost;
+    const members = [...link.names].filter(([id]) => link.roles.has(id)).sort((a, b) => a[0] - b[0]);
+    $("participants-heading").textContent = `Participants (${members.length})`;
+    if (this.confirmExpel && !link.roles.has(this.confirmExpel)) this.confirmExpel = 0;
+    $("roster").replaceChildren(...members.map(([memberId, name]) => {
+      const me = memberId === link.memberId;
+      const who = el("div", { className: "who" },
+        el("span", { className: "name", text: me ? `${name} (you)` : name }));
+      const email = link.emails.get(memberId);
+      if (host && email && !me) who.append(el("span", { className: "email", text: email }));
+      const parts = [ROLE_NAMES[link.roles.get(memberId)] ?? "Member"];
+      if (memberId === link.presenter) parts.push("presenting");
+      if (memberId === link.controlHolder) parts.push("in control");
+      who.append(el("span", { className: "role", text: parts.join(", ") }));
+      const state = link.keyState(memberId);
+      const [keyText, keyTitle] = KEY_TEXTS[state];
+      const head = el("div", { className: "person-head" }, who,
+        el("span", { className: `key ${state}`, text: keyText, title: keyTitle }));
+      const item = el("li", { className: "person" }, head);
+      if (host && !me) item.append(this.memberActions(memberId, name));
+      return item;
+    }));
+  }
+
+  memberActions(memberId, name) {
+    const { link } = this;
+    if (this.confirmExpel === memberId) {
+      const yes = el("button", { type: "button", className: "danger", text: "Remove" });
+      yes.addEventListener("click", () => {
+        this.confirmExpel = 0;
+        link.expel(memberId);
+        this.renderRoster();
+      });
+      const no = el("button", { type: "button", className: "secondary", text: "Cancel" });
+      no.addEventListener("click", () => {
+        this.confirmExpel = 0;
+        this.renderRoster();
+      });
+      const question = el("span", { text: `Remove ${name} from the meeting? They cannot come back.` });
+      return el("div", { className: "confirm-row", role: "group", "aria-label": `Remove ${name}?` },
+        question, el("span", { className: "actions" }, yes, no));
+    }
+    const actions = el("div", { className: "actions" });
+    if (memberId !== link.presenter) {
+      const asked = link.presentAsked === memberId;
+      const present = el("button", {
+        type: "button", className: "secondary small", text: asked ? "Asked to present…" : "Ask to present",
+        disabled: asked, "aria-label": asked ? null : `Ask ${name} to present`,
+      });
+      present.addEventListener("click", () => link.askToPresent(memberId));
+      actions.append(present);
+    }
+    if (link.roles.get(memberId) !== Role.HOST) {
+      const makeHost = el("button", {
+        type: "button", className: "secondary small", text: "Make host",
+        "aria-label": `Make ${name} the host`,
+      });
+      makeHost.addEventListener("click", () => link.makeHost(memberId));
+      actions.append(makeHost);
+    }
+    const expel = el("button", {
+      type: "button", className: "danger-outline small", text: "Remove",
+      "aria-label": `Remove ${name} from the meeting`,
+    });
+    expel.addEventListener("click", () => {
+      this.confirmExpel = memberId;
+      this.renderRoster();
+    });
+    actions.append(expel);
+    return actions;
+  }
+
+  renderStage() {
+    const { link } = this;
+    if (link.presenter !== this.shownPresenter) {
+      this.shownPresenter = link.presenter;
+      this.screenShown = false;
+    }
+    const presenter = link.presenter ? link.nameOf(link.presenter) : "";
+    $("presenter-line").textContent = presenter
+      ? `${presenter} is presenting`
+      : "Nobody is presenting right now";
+    const showing = Boolean(link.presenter) && this.screenShown;
+    $("screen").hidden = !showing;
+    if (!showing) $("cursor").hidden = true;
+    const empty = $("stage-empty");
+    empty.hidden = showing;
+    if (link.presenter === link.memberId) {
+      empty.textContent = "You are presenting.";
+    } else if (link.presenter) {
+      empty.textContent = `Waiting for ${presenter}'s screen…`;
+    } else if (link.isHost) {
+      empty.textContent = "Nobody is sharing a screen. Ask someone in the list to present.";
+    } else {
+      empty.textContent = "Nobody is sharing a screen.";
+    }
+  }
+
+  // The one button for remote control: ask, wait, give back, or see who has it.
+  renderControlButton() {
+    const { link } = this;
+    const button = $("control");
+    const presenting = link.presenter !== 0 && link.presenter !== link.memberId;
+    button.hidden = !presenting;
+    const holder = link.names.get(link.controlHolder);
+    if (link.inControl) {
+      button.textContent = "Give back control";
+      button.disabled = false;
+    } else if (link.controlHolder) {
+      button.textContent = `${holder ?? "Someone"} has control`;
+      button.disabled = true;
+    } else if (link.controlRequested) {
+      button.textContent = "Waiting for an answer…";
+      button.disabled = true;
+    } else {
+      button.textContent = "Request control";
+      button.disabled = false;
+    }
+  }
+
+  // Buttons --------------------------------------------------------------------------
+
+  wireControls() {
+    const { link } = this;
+    $("chat-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = $("message").value.trim();
+      if (!text) return;
+      $("message").value = "";
+      try {
+        await link.sendChat(text);
+        addChatLine("You", text);
+      } catch (error) {
+        addChatLine("", `Not sent: ${error.message}`, "notice");
+      }
+    });
+    $("control").addEventListener("click", () => {
+      if (link.inControl) link.giveBackControl();
+      else link.requestControl();
+    });
+    $("actual-size").addEventListener("click", () => {
+      const actual = $("viewport").classList.toggle("fit") === false;
+      $("actual-size").setAttribute("aria-pressed", String(actual));
+    });
+    $("copy-invite").addEventListener("click", () => copyText(this.inviteUrl, $("copy-invite"), $("invite-url")));
+    $("verify").addEventListener("click", () => link.markVerified());
+    $("admit-all").addEventListener("click", () => {
+      for (const id of link.lobby.keys()) link.admit(id, true);
+    });
+    $("lock").addEventListener("click", () => link.setLocked(!link.locked));
+    $("stop-sharing").addEventListener("click", () => link.stopSharing());
+    $("end-all").addEventListener("click", () => {
+      $("host-tools").hidden = true;
+      $("leave").hidden = true;
+      $("end-confirm").hidden = false;
+      $("end-all-no").focus();
+    });
+    $("end-all-no").addEventListener("click", () => {
+      $("end-confirm").hidden = true;
+      $("leave").hidden = !this.inMeeting;
+      this.renderHostTools();
+    });
+    $("end-all-yes").addEventListener("click", () => {
+      $("end-confirm").hidden = true;
+      link.endForAll();
+    });
+    const leave = () => {
+      link.leave();
+      this.finish("You left the meeting", "You can join again with the same link while the meeting goes on.");
+      const again = $("final-again");
+      if (!this.options.againHref) {
+        again.href = `/j/${link.sessionId}`;
+        again.textContent = "Join again";
+      }
+    };
+    $("leave").addEventListener("click", leave);
+    $("waiting-leave").addEventListener("click", leave);
+  }
+}
+
+export { setStatus };
