@@ -58,6 +58,16 @@ def test_settings_are_stored_and_returned(
     assert (session.settings.lobby, session.settings.join_before_host) == (True, False)
 
 
+def test_joiners_learn_the_title_and_nothing_else_of_the_settings(
+    client: TestClient, organizer: Organizer
+) -> None:
+    titled = create(client, organizer, title="Support for Bob", lobby=True)
+    answer = join(client, titled["session_id"]).json()
+    assert answer["title"] == "Support for Bob" and answer["waits_in_lobby"] is True
+    untitled = create(client, organizer)
+    assert join(client, untitled["session_id"]).json()["title"] is None
+
+
 def test_settings_default_to_an_open_unlisted_meeting(
     client: TestClient, organizer: Organizer
 ) -> None:

@@ -173,6 +173,31 @@ def test_end_meeting_for_all_asks_first(
     expect(ann.get_by_role("alert")).not_to_be_empty()
 
 
+def test_the_only_host_leaving_is_asked_and_participants_see_the_title(
+    pages: Pages, server: LiveServer, organizer_cookies: list[dict[str, Any]]
+) -> None:
+    host = pages.open(organizer_cookies).page
+    meeting = start_meeting(host, server, title="Budget talk", name="Olga")
+    ann = pages.open().page
+    join_meeting(ann, server, meeting, "Ann")  # by the invite: the title comes with the join
+    expect(ann.locator("#meeting-title")).to_have_text("Budget talk")
+
+    host.get_by_role("button", name="Leave").click()
+    question = host.get_by_role(
+        "group", name="You are the only host. End the meeting for everyone, or leave it running?"
+    )
+    expect(question).to_be_visible()
+    shot(host, "host-leave-question")
+    question.get_by_role("button", name="Cancel").click()
+    expect(question).to_be_hidden()
+    host.get_by_role("button", name="Leave").click()
+    question.get_by_role("button", name="Leave it running").click()
+    final(host, "You left the meeting")
+    expect(member(ann, "Olga")).to_have_count(0)
+    send_from_browser(ann, "still going")  # the meeting goes on without its host
+    expect(ann.locator("#final-view")).to_be_hidden()
+
+
 def test_i_compared_the_code_marks_keys_verified_until_the_code_changes(
     pages: Pages, server: LiveServer, organizer_cookies: list[dict[str, Any]]
 ) -> None:

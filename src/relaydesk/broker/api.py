@@ -429,6 +429,7 @@ def _session_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
             broker_public_key=b64url(admission.broker_public_key),
             expires_at=admission.expires_at,
             waits_in_lobby=admission.waits_in_lobby,
+            title=admission.title,
         )
 
     @router.post(

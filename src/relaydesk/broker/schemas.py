@@ -224,6 +224,7 @@ class JoinAnswer(_Body):
     waits_in_lobby: bool = Field(
         description="the session has a lobby: the member waits there until a host admits them"
     )
+    title: str | None = Field(default=None, description="the session's title, if it has one")
 
 
 class ServerInfo(_Body):

@@ -150,6 +150,7 @@ class Admission:
     expires_at: datetime
     email: str  # as in the ticket ("" when none was given)
     rules: TicketRule
+    title: str | None = None  # the session's title, for the joiner's window
 
     @property
     def waits_in_lobby(self) -> bool:
@@ -556,6 +557,7 @@ class Broker:
             expires_at=datetime.fromtimestamp(expires_at, UTC),
             email=email_address,
             rules=rules,
+            title=session.settings.title,
         )
 
     def _session_rules(

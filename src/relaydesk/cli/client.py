@@ -391,7 +391,8 @@ async def run_join(args: argparse.Namespace) -> int:
         joined = await api.join(
             session_id, name, keys.x25519_public, keys.ed25519_public, password, email=args.email
         )
-    say(f"Joined session {format_session_id(session_id)} as {name}.")
+    title = f" ({joined.title})" if joined.title else ""
+    say(f"Joined session {format_session_id(session_id)}{title} as {name}.")
     member = Member(joined, keys, context)
     picture = FrameBuffer()
     display = os.environ.get("DISPLAY") or None

@@ -37,6 +37,7 @@ class JoinResult:
     relay_url: str
     broker_public_key: bytes
     waits_in_lobby: bool = False  # a host must admit this member first
+    title: str | None = None  # the session's title, if it has one
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,7 @@ class BrokerApi:
             relay_url=str(answer["relay_url"]),
             broker_public_key=from_b64url(answer["broker_public_key"]),
             waits_in_lobby=bool(answer.get("waits_in_lobby", False)),
+            title=None if answer.get("title") is None else str(answer["title"]),
         )
 
     async def end_session(self, session_id: str) -> None:

@@ -63,7 +63,7 @@ async function onJoin(event) {
     return;
   }
   history.replaceState(null, "", `/j/${sessionId}`);
-  openMeeting(link, { title: listedTitles.get(sessionId) });
+  openMeeting(link, { title: link.title || listedTitles.get(sessionId) });
 }
 
 const listedTitles = new Map(); // session ID -> title, from the listed meetings

@@ -451,12 +451,17 @@ class MeetingView {
     });
     $("lock").addEventListener("click", () => link.setLocked(!link.locked));
     $("stop-sharing").addEventListener("click", () => link.stopSharing());
-    $("end-all").addEventListener("click", () => {
+    // One question for "end for all", and for the last host leaving others behind:
+    // a meeting without a host goes on, but nobody can admit, lock or end it any more.
+    const askToEnd = (question, canLeave) => {
+      $("end-question").textContent = question;
+      $("leave-anyway").hidden = !canLeave;
       $("host-tools").hidden = true;
       $("leave").hidden = true;
       $("end-confirm").hidden = false;
       $("end-all-no").focus();
-    });
+    };
+    $("end-all").addEventListener("click", () => askToEnd("End the meeting for everyone?", false));
     $("end-all-no").addEventListener("click", () => {
       $("end-confirm").hidden = true;
       $("leave").hidden = !this.inMeeting;
@@ -475,7 +480,18 @@ class MeetingView {
         again.textContent = "Join again";
       }
     };
-    $("leave").addEventListener("click", leave);
+    $("leave").addEventListener("click", () => {
+      const hosts = [...link.roles.values()].filter((role) => role === Role.HOST).length;
+      if (link.isHost && hosts === 1 && link.roles.size > 1) {
+        askToEnd("You are the only host. End the meeting for everyone, or leave it running?", true);
+      } else {
+        leave();
+      }
+    });
+    $("leave-anyway").addEventListener("click", () => {
+      $("end-confirm").hidden = true;
+      leave();
+    });
     $("waiting-leave").addEventListener("click", leave);
   }
 }

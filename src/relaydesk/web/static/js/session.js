@@ -149,6 +149,7 @@ export class SessionLink extends EventTarget {
     this.memberId = answer.member_id;
     this.joinedAs = answer.role === "host" ? p.Role.HOST : p.Role.PARTICIPANT;
     this.waitsInLobby = Boolean(answer.waits_in_lobby);
+    this.title = typeof answer.title === "string" ? answer.title : "";
     this.sessionUid = fromHex(answer.session_uid);
     this.relayUrl = answer.relay_url;
     this.ticketExpires = Number(answer.expires_at ? Date.parse(answer.expires_at) / 1000 : 0);
