@@ -73,7 +73,9 @@ def test_create_with_settings_join_with_an_e_mail_address_and_list(
     created = run(
         app,
         lambda api: api.create_session(
-            None, "sesame", title="Help desk", listed=True, lobby=True, require_email=True
+            None,
+            "sesame",
+            SessionSettings(title="Help desk", listed=True, lobby=True, require_email=True),
         ),
         token,
     )

@@ -12,10 +12,13 @@ and recorded).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -29,7 +32,7 @@ from integration.helpers import (
     run_async,
     until,
 )
-from relaydesk.client.api import BrokerApi, CreatedSession
+from relaydesk.client.api import BrokerApi, CreatedSession, SessionSettings
 from relaydesk.client.member import Member, Received
 from relaydesk.errors import ApiError, CloseCode, CryptoError, RelayClosed
 from relaydesk.protocol import keys as ks
@@ -58,10 +61,52 @@ from support.servers import LiveServer
 
 
 async def create(
-    server: LiveServer, context: ssl.SSLContext, token: str, **settings: object
+    server: LiveServer, context: ssl.SSLContext, token: str, **settings: bool
 ) -> CreatedSession:
     async with BrokerApi(server.url, context, token) as api:
-        return await api.create_session(None, None, **settings)  # type: ignore[arg-type]
+        return await api.create_session(None, None, SessionSettings(**settings))
+
+
+class Meeting:
+    """One test's session on the shared server, and everyone who joins it: each joiner
+    is closed when the test ends, however it ends."""
+
+    def __init__(
+        self,
+        server: LiveServer,
+        context: ssl.SSLContext,
+        token: str,
+        created: CreatedSession,
+        crowd: Crowd,
+    ) -> None:
+        self.server, self.context, self.token = server, context, token
+        self.created, self.crowd = created, crowd
+
+    async def host(self, **options: Any) -> Peer:
+        """The organizer, joining as host."""
+        return await self.guest("Hannah", token=self.token, **options)
+
+    async def guest(self, name: str, **options: Any) -> Peer:
+        peer = await join(self.server, self.context, self.created.session_id, name, **options)
+        return self.crowd.add(peer)
+
+
+OpenMeeting = Callable[..., AbstractAsyncContextManager[Meeting]]
+
+
+@pytest.fixture
+def open_meeting(
+    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+) -> OpenMeeting:
+    """``async with open_meeting(lobby=True) as m``: a new session with those settings."""
+
+    @contextlib.asynccontextmanager
+    async def open_(**settings: bool) -> AsyncIterator[Meeting]:
+        created = await create(shared_server, shared_context, organizer_token, **settings)
+        async with Crowd() as crowd:
+            yield Meeting(shared_server, shared_context, organizer_token, created, crowd)
+
+    return open_
 
 
 async def join(
@@ -143,23 +188,16 @@ async def records_show(
 
 
 def test_a_lobby_member_gets_no_key_and_no_content_until_admitted(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token, lobby=True)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token, on_message=present_when_admitted)
-            )  # fmt: skip
-            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+        async with open_meeting(lobby=True) as m:
+            host = await m.host(on_message=present_when_admitted)
+            bob = await m.guest("Bob")
             await until(lambda: bob.member_id in host.member.lobby, "the host sees Bob")
             await host.member.send(Admit(bob.member_id, True))
             await bob.keys_for(host)
-            alice = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Alice",
-                           email="alice@example.org")
-            )  # fmt: skip
+            alice = await m.guest("Alice", email="alice@example.org")
             await until(lambda: alice.member.waiting is WaitReason.APPROVAL, "Alice waits")
             await until(lambda: alice.member_id in host.member.lobby, "the host sees Alice")
             await until(lambda: alice.member_id in bob.member.lobby, "Bob sees Alice waiting")
@@ -168,7 +206,7 @@ def test_a_lobby_member_gets_no_key_and_no_content_until_admitted(
             await chats_arrive(host, bob, text="before Alice is in")
             # Alice holds no key, and the relay put not one content byte in her queue.
             assert alice.member.e2e.current is None
-            assert content_bytes_queued(shared_server, created, alice) == 0
+            assert content_bytes_queued(shared_server, m.created, alice) == 0
             assert not got(alice, Roster) and not got(alice, Chat)
 
             await host.member.send(Admit(alice.member_id, True))
@@ -176,30 +214,26 @@ def test_a_lobby_member_gets_no_key_and_no_content_until_admitted(
             await alice.keys_for(host, bob)
             await host.keys_for(alice, bob)
             await chats_arrive(host, alice, bob, text="welcome, Alice")
-            assert content_bytes_queued(shared_server, created, alice) > 0  # the count counts
+            assert content_bytes_queued(shared_server, m.created, alice) > 0  # the count counts
             assert not any(m.text == "before Alice is in" for m in got(alice, Chat))  # type: ignore[attr-defined]
             await records_show(
-                shared_server, created, RecordKind.ADMIT, f"{alice.member_id} result=admitted "
+                shared_server, m.created, RecordKind.ADMIT, f"{alice.member_id} result=admitted "
                 f"by={host.member_id}",
             )  # fmt: skip
             await records_show(
-                shared_server, created, RecordKind.LOBBY, f"{alice.member_id} reason=approval"
+                shared_server, m.created, RecordKind.LOBBY, f"{alice.member_id} reason=approval"
             )
 
     run_async(scenario())
 
 
 def test_a_refused_member_is_closed_and_learns_nothing(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token, lobby=True)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
-            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+        async with open_meeting(lobby=True) as m:
+            host = await m.host()
+            bob = await m.guest("Bob")
             await until(lambda: bob.member_id in host.member.lobby, "the host sees Bob")
             await host.member.send(Admit(bob.member_id, False))
             await until(lambda: bob.closed is not None, "Bob's link is closed")
@@ -211,21 +245,13 @@ def test_a_refused_member_is_closed_and_learns_nothing(
 
 
 def test_without_join_before_host_members_wait_for_the_host(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(
-            shared_server, shared_context, organizer_token, join_before_host=False
-        )
-        async with Crowd() as crowd:
-            alice = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Alice")
-            )
+        async with open_meeting(join_before_host=False) as m:
+            alice = await m.guest("Alice")
             await until(lambda: alice.member.waiting is WaitReason.HOST_ABSENT, "Alice waits")
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
+            host = await m.host()
             await until(lambda: bool(got(alice, Roster)), "Alice is let in with the host")
             assert alice.member.waiting is None
             await alice.keys_for(host)
@@ -238,27 +264,21 @@ def test_without_join_before_host_members_wait_for_the_host(
 
 
 def test_a_locked_session_refuses_new_joins_and_stale_tickets(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
+        async with open_meeting() as m:
+            host = await m.host()
             # A ticket issued before the lock, used after it.
-            late = await join(
-                shared_server, shared_context, created.session_id, "Late", connect=False
-            )
+            late = await m.guest("Late", connect=False)
             await host.member.send(Lock(True))
             await until(lambda: host.member.locked, "the host sees the lock")
             await records_show(
-                shared_server, created, RecordKind.LOCK,
+                shared_server, m.created, RecordKind.LOCK,
                 f"{host.member_id} locked=true by={host.member_id}",
             )  # fmt: skip
             with pytest.raises(ApiError, match="locked"):
-                await join(shared_server, shared_context, created.session_id, "Newcomer")
+                await m.guest("Newcomer")
             closed = await refused_at_relay(late)
             assert closed.code == CloseCode.NOT_PERMITTED and "locked" in closed.reason
             await host.member.send(Lock(False))
@@ -268,7 +288,7 @@ def test_a_locked_session_refuses_new_joins_and_stale_tickets(
 
 
 def test_an_expelled_members_captured_keys_open_nothing_sent_after(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     tapped: list[bytes] = []
 
@@ -284,16 +304,10 @@ def test_an_expelled_members_captured_keys_open_nothing_sent_after(
         return lambda: delattr(hub, "receive")
 
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
-            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
-            mallory = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Mallory")
-            )
+        async with open_meeting() as m:
+            host = await m.host()
+            bob = await m.guest("Bob")
+            mallory = await m.guest("Mallory")
             await host.keys_for(bob, mallory)
             await mallory.keys_for(host, bob)
             await chats_arrive(host, bob, mallory, text="before the expel")
@@ -329,11 +343,11 @@ def test_an_expelled_members_captured_keys_open_nothing_sent_after(
                     with pytest.raises(InvalidTag):
                         AESGCM(key).decrypt(nonce(frame.header.sequence), body, None)
             # She cannot come back with her ticket either.
-            again = Peer(Member(mallory.member.join, captured.member_keys, shared_context), "M2")
+            again = Peer(Member(mallory.member.join, captured.member_keys, m.context), "M2")
             closed = await refused_at_relay(again)
             assert closed.code == CloseCode.NOT_PERMITTED and "expelled" in closed.reason
             await records_show(
-                shared_server, created, RecordKind.EXPEL,
+                shared_server, m.created, RecordKind.EXPEL,
                 f"{mallory.member_id} by={host.member_id}",
             )  # fmt: skip
 
@@ -341,16 +355,12 @@ def test_an_expelled_members_captured_keys_open_nothing_sent_after(
 
 
 def test_handing_over_host_moves_the_key_leader(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
-            bob = crowd.add(await join(shared_server, shared_context, created.session_id, "Bob"))
+        async with open_meeting() as m:
+            host = await m.host()
+            bob = await m.guest("Bob")
             await bob.keys_for(host)
             assert bob.member.e2e.current is not None
             assert bob.member.e2e.current.leader == host.member_id
@@ -370,7 +380,7 @@ def test_handing_over_host_moves_the_key_leader(
             await host.member.send(Expel(bob.member_id))
             await until(lambda: bool(got(host, Error)), "the old host is told no")
             await records_show(
-                shared_server, created, RecordKind.ROLE, f"{bob.member_id} role=host "
+                shared_server, m.created, RecordKind.ROLE, f"{bob.member_id} role=host "
                 f"by={host.member_id}",
             )  # fmt: skip
 
@@ -378,16 +388,12 @@ def test_handing_over_host_moves_the_key_leader(
 
 
 def test_a_participants_host_only_requests_are_refused_and_recorded(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
-            eve = crowd.add(await join(shared_server, shared_context, created.session_id, "Eve"))
+        async with open_meeting() as m:
+            host = await m.host()
+            eve = await m.guest("Eve")
             await eve.keys_for(host)
             requests = [
                 Expel(host.member_id), Lock(True), RoleChange(eve.member_id, Role.HOST),
@@ -403,7 +409,7 @@ def test_a_participants_host_only_requests_are_refused_and_recorded(
                 await until(
                     lambda w=what: any(
                         f"action=refused_{w} " in r
-                        for r in records_of(shared_server, created, RecordKind.REFUSED)
+                        for r in records_of(shared_server, m.created, RecordKind.REFUSED)
                     ),
                     f"a refusal record for {what}",
                 )
@@ -415,20 +421,16 @@ def test_a_participants_host_only_requests_are_refused_and_recorded(
 
 
 def test_a_two_party_session_admits_nobody_else_and_ends_when_one_leaves(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token, two_party=True)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
-            pat = crowd.add(await join(shared_server, shared_context, created.session_id, "Pat"))
+        async with open_meeting(two_party=True) as m:
+            host = await m.host()
+            pat = await m.guest("Pat")
             await pat.keys_for(host)
-            await records_show(shared_server, created, RecordKind.JOIN, f"{pat.member_id}")
+            await records_show(shared_server, m.created, RecordKind.JOIN, f"{pat.member_id}")
             with pytest.raises(ApiError, match="both parties"):
-                await join(shared_server, shared_context, created.session_id, "Third")
+                await m.guest("Third")
             await pat.close()
             await until(lambda: bool(got(host, End)), "the host's session ends")
             assert got(host, End) == [End(EndReason.TWO_PARTY_LEFT)]
@@ -437,32 +439,27 @@ def test_a_two_party_session_admits_nobody_else_and_ends_when_one_leaves(
 
 
 def test_waiting_gives_up_cleanly_when_the_member_leaves(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token, lobby=True)
-        async with Crowd() as crowd:
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
-            carol = await join(shared_server, shared_context, created.session_id, "Carol")
+        async with open_meeting(lobby=True) as m:
+            host = await m.host()
+            carol = await m.guest("Carol")
             await until(lambda: carol.member_id in host.member.lobby, "Carol waits")
             await carol.close()
             await until(lambda: carol.member_id not in host.member.lobby, "Carol is gone")
-            assert not shared_server.inspect(lambda: live(shared_server, created).rules.lobby)
+            assert not shared_server.inspect(lambda: live(shared_server, m.created).rules.lobby)
 
     run_async(scenario())
 
 
 def test_before_the_host_arrives_members_only_chat(
-    shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
+    shared_server: LiveServer, open_meeting: OpenMeeting
 ) -> None:
     async def scenario() -> None:
-        created = await create(shared_server, shared_context, organizer_token)  # the default
-        async with Crowd() as crowd:
-            ann = crowd.add(await join(shared_server, shared_context, created.session_id, "Ann"))
-            ben = crowd.add(await join(shared_server, shared_context, created.session_id, "Ben"))
+        async with open_meeting() as m:
+            ann = await m.guest("Ann")
+            ben = await m.guest("Ben")
             # The earliest member leads the keys until a host is in: chat works.
             await ben.keys_for(ann)
             await chats_arrive(ann, ben, text="anyone here?")
@@ -473,10 +470,7 @@ def test_before_the_host_arrives_members_only_chat(
                 "Ann's screen update is refused",
             )
             assert ben.screen_updates == 0
-            host = crowd.add(
-                await join(shared_server, shared_context, created.session_id, "Hannah",
-                           token=organizer_token)
-            )  # fmt: skip
+            host = await m.host()
             await until(
                 lambda: all(
                     p.member.e2e.current is not None

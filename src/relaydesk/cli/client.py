@@ -11,12 +11,11 @@ import re
 import signal
 import ssl
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relaydesk.client.api import BrokerApi, needs_one_time_code
+from relaydesk.client.api import BrokerApi, SessionSettings, needs_one_time_code
 from relaydesk.client.member import Member, Rejected
 from relaydesk.client.profile import Profile, ServerEntry, server_key
 from relaydesk.client.trust import Ask, trust_server
@@ -54,18 +53,6 @@ if TYPE_CHECKING:  # imported where used: numpy, Pillow and Xlib slow every comm
     from relaydesk.screen.framebuffer import FrameBuffer
 
 SESSION_ID = re.compile(r"^\d{9}$")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSettings:
-    """What `relaydesk start` asks the broker for (the defaults are the broker's)."""
-
-    title: str | None = None
-    listed: bool = False
-    lobby: bool = False
-    two_party: bool = False
-    require_email: bool = False
-    join_before_host: bool = True
 
 
 def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
@@ -242,7 +229,7 @@ async def host_session(
     ScreenCapture(display).close()  # no session at all if the screen cannot be opened
     async with BrokerApi(url, context, token) as api:
         created = await api.create_session(
-            session_id, password or None, **asdict(settings or SessionSettings())
+            session_id, password or None, settings or SessionSettings()
         )
         say(f"Session ID: {format_session_id(created.session_id)}")
         say(f"Invite URL: {created.invite_url}")

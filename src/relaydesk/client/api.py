@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import httpx
@@ -42,12 +42,19 @@ class JoinResult:
 
 @dataclass(frozen=True)
 class SessionSettings:
+    """A new session's settings, as ``POST /api/sessions`` takes them (the defaults are
+    the broker's; docs/meetings.md)."""
+
     title: str | None = None
     listed: bool = False
     lobby: bool = False
     two_party: bool = False
     require_email: bool = False
     join_before_host: bool = True
+
+
+DEFAULT_SETTINGS = SessionSettings()
+SETTING_SWITCHES = tuple(f.name for f in fields(SessionSettings) if f.name != "title")
 
 
 @dataclass(frozen=True)
@@ -124,39 +131,22 @@ class BrokerApi:
         self,
         session_id: str | None = None,
         password: str | None = None,
-        *,
-        title: str | None = None,
-        listed: bool = False,
-        lobby: bool = False,
-        two_party: bool = False,
-        require_email: bool = False,
-        join_before_host: bool = True,
+        settings: SessionSettings = DEFAULT_SETTINGS,
     ) -> CreatedSession:
         answer = await self._post(
-            "/api/sessions",
-            {
-                "session_id": session_id,
-                "password": password,
-                "title": title,
-                "listed": listed,
-                "lobby": lobby,
-                "two_party": two_party,
-                "require_email": require_email,
-                "join_before_host": join_before_host,
-            },
+            "/api/sessions", {"session_id": session_id, "password": password, **asdict(settings)}
         )
-        settings = answer.get("settings") or {}
+        chosen = answer.get("settings") or {}
         return CreatedSession(
             str(answer["session_id"]),
             bytes.fromhex(answer["session_uid"]),
             str(answer["invite_url"]),
             SessionSettings(
-                title=settings.get("title"),
-                listed=bool(settings.get("listed", listed)),
-                lobby=bool(settings.get("lobby", lobby)),
-                two_party=bool(settings.get("two_party", two_party)),
-                require_email=bool(settings.get("require_email", require_email)),
-                join_before_host=bool(settings.get("join_before_host", join_before_host)),
+                title=chosen.get("title"),
+                **{
+                    name: bool(chosen.get(name, getattr(settings, name)))
+                    for name in SETTING_SWITCHES
+                },
             ),
         )
 
