@@ -3,7 +3,8 @@
 process so that arrival times do not wait for a busy event loop.
 
 Run as ``python x_recorder.py X Y WIDTH HEIGHT`` with ``DISPLAY`` set. It maps a borderless
-window there (no window manager: it stays where put), takes the keyboard focus and
+window there (override-redirect: it stays where put, window manager or not; its
+WM_CLASS is ``RelaydeskRecorder``), takes the keyboard focus and
 prints one JSON object a line: ``{"type": "ready", "window": id}`` first, then one for
 each key, button and motion event, with the position in the window and on the screen,
 the modifier and button state, and, for keys, the keysym this client looks up (after
@@ -32,6 +33,7 @@ INPUT_MASK = (
     | X.PointerMotionMask
     | X.StructureNotifyMask
 )
+WM_CLASS = "RelaydeskRecorder"
 NAMES = {
     X.KeyPress: "key_press",
     X.KeyRelease: "key_release",
@@ -60,6 +62,8 @@ def main() -> None:
         left, top, width, height, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
         background_pixel=screen.white_pixel, override_redirect=True, event_mask=INPUT_MASK,
     )  # fmt: skip
+    window.set_wm_class("x_recorder", WM_CLASS)  # so that the privacy tests can pick it
+    window.set_wm_name("relaydesk input recorder")
     window.map()
     while display.next_event().type != X.MapNotify:
         pass

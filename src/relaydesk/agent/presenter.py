@@ -1,10 +1,20 @@
-"""The share loop: capture, find what changed, encode, seal, send (docs/screen.md).
+"""The share loop: capture, mask, find what changed, encode, seal, send (docs/screen.md).
 
 Paced to at most ``limits.SCREEN_FPS`` pictures a second and silent when nothing changes.
 The screen is opened only while this member presents (after its person said yes) and
 closed as soon as it stops. A viewer that joined or fell behind asks (through the relay)
 for a full picture; it is sent to that viewer alone, once the viewer holds the current
 epoch's key.
+
+Privacy (docs/privacy.md; the rules are in ``agent/privacy.py``): the presenter's
+``PrivacySettings`` decide what leaves. While the share is paused or hidden nothing is
+captured and no screen byte is sent; otherwise every captured picture is masked before
+it is compared with the previous one and encoded, so that no masked pixel is ever
+sealed. The windows are read before and after each grab (``agent/windows.py``): a grab
+during which a window moved, opened or closed is thrown away and taken again. Viewers
+are told the state (``SHARE_STATE``) whenever it changes, and a newcomer before its
+first picture. A change of settings (``change``) takes effect between two frames: once
+it returns, nothing captured under the old settings is sent any more.
 """
 
 from __future__ import annotations
@@ -17,28 +27,57 @@ import numpy as np
 
 from relaydesk import limits
 from relaydesk.agent.pointer import PointerWatch
+from relaydesk.agent.privacy import (
+    LIVE,
+    NOTHING,
+    Mask,
+    PrivacyFilter,
+    PrivacySettings,
+    Verdict,
+    Window,
+    clip,
+    input_refusal,
+    verdicts,
+)
+from relaydesk.agent.windows import WindowWatch
 from relaydesk.client.member import Member
 from relaydesk.protocol.frames import EVERYONE, Flags
-from relaydesk.protocol.messages import Cursor, ScreenUpdate
+from relaydesk.protocol.messages import Cursor, InputEvent, ScreenUpdate, ShareMode, ShareState
 from relaydesk.screen.capture import ScreenCapture
 from relaydesk.screen.codec import encode_update
+from relaydesk.screen.picture import Picture
 
 OpenCapture = Callable[[], ScreenCapture]
+OpenWindows = Callable[[], WindowWatch]
 
 
 class Presenter:
     def __init__(
-        self, member: Member, open_capture: OpenCapture, fps: float = limits.SCREEN_FPS
+        self,
+        member: Member,
+        open_capture: OpenCapture,
+        fps: float = limits.SCREEN_FPS,
+        display: str | None = None,
+        open_windows: OpenWindows | None = None,
     ) -> None:
         self.member = member
         self.open_capture = open_capture
+        self.open_windows = open_windows or (lambda: WindowWatch(display))
         self.capture: ScreenCapture | None = None
         self.pointer: PointerWatch | None = None
         self.cursor: Cursor | None = None  # the pointer as last sent
         self.interval = 1.0 / fps
-        self.picture: np.ndarray | None = None  # what every viewer has now
+        self.picture: np.ndarray | None = None  # what every viewer has now (masked)
         self.refresh_for: set[int] = set()
         self.updates_sent = 0
+        self.settings = PrivacySettings()
+        self.filter = PrivacyFilter()
+        self.windows: WindowWatch | None = None
+        self._pointer_at: tuple[int, int] | None = None
+        self._told_everyone: ShareState = LIVE  # what every viewer was last told
+        self._told: dict[int, ShareState] = {}  # newcomers awaiting a picture: told alone
+        self._input_mask: Mask = NOTHING  # what the last input check saw masked
+        self._frame = asyncio.Lock()  # one frame, or one change of settings, at a time
 
     @property
     def presenting(self) -> bool:
@@ -70,28 +109,146 @@ class Presenter:
         if self.pointer is not None:
             self.pointer.close()
             self.pointer = None
+        if self.windows is not None:
+            self.windows.close()
+            self.windows = None
         self.picture = None
+        self._pointer_at = None
+        self._told_everyone = LIVE  # viewers assume this of a presenter who starts
+        self._told.clear()
+
+    # Settings (the console's /pause, /hide, /exclude, ...) ---------------------------------
+
+    async def change(self, settings: PrivacySettings) -> None:
+        """Share by ``settings`` from the next frame on; viewers are told at once."""
+        async with self._frame:
+            if settings.mode is ShareMode.HIDDEN:
+                self.picture = None  # shown again: a full picture
+            self.settings = settings
+            if self.presenting and self.member.e2e.current and self.capture is not None:
+                await self._tell_everyone(settings.share_state())
+
+    def window_list(self) -> list[tuple[Window, Verdict]]:
+        """The windows on the screen, top first, each with its fate under the settings."""
+        layout = self._windows().current()
+        fates = verdicts(layout.windows, self.settings)
+        return [
+            (window, fates[window.id])
+            for window in reversed(layout.windows)
+            if clip(window.rect, layout.width, layout.height) is not None
+        ]
+
+    def _windows(self) -> WindowWatch:
+        if self.windows is None:
+            self.windows = self.open_windows()
+        return self.windows
+
+    # Remote input ----------------------------------------------------------------------
+
+    def input_refusal(self, event: InputEvent) -> str | None:
+        """Why the controller's event must be dropped (privacy.input_refusal), or None.
+        Reads the windows as they are now; a failure to read them refuses the event."""
+        settings = self.settings
+        windows: tuple[Window, ...] = ()
+        width = height = 0
+        if settings.needs_windows:
+            layout = self._windows().current()
+            windows, width, height = layout.windows, layout.width, layout.height
+        mask = self.filter.peek(windows, settings, width, height, time.monotonic())
+        self._input_mask = mask
+        return input_refusal(event, settings, mask, lambda: self._windows().focus())
+
+    def masked_at(self, x: int, y: int) -> bool:
+        """For the injector: is (x, y) masked, as the last input check saw it."""
+        return self._input_mask.covers(x, y)
+
+    # Frames ----------------------------------------------------------------------------
 
     async def share_once(self, capture: ScreenCapture) -> None:
-        current = await asyncio.to_thread(capture.grab)
+        async with self._frame:
+            await self._share_once(capture)
+
+    async def _share_once(self, capture: ScreenCapture) -> None:
+        settings = self.settings
+        state = settings.share_state()
+        await self._tell_everyone(state)
+        epoch = self.member.e2e.current
+        ready = {m for m in self.refresh_for if epoch and m in epoch.members}
+        if settings.mode is not ShareMode.LIVE:
+            if settings.needs_windows:  # the hold needs to know where windows were
+                layout = self._windows().current()
+                self.filter.frame(
+                    layout.windows, settings, layout.width, layout.height, time.monotonic()
+                )
+            for member_id in ready:  # a newcomer learns why no picture comes
+                await self._tell_one(member_id, state)
+            return
+        shot = await self.masked_grab(capture, settings)
+        if shot is None:
+            return  # the windows kept changing during every grab: no picture this time
+        current, mask = shot
         previous = self.picture
         updates = await asyncio.to_thread(encode_update, previous, current)
         await self._send(updates, EVERYONE)
         self.picture = current
         moved = self.pointer.moved() if self.pointer else None
         if moved is not None:
-            self.cursor = Cursor(moved[0], moved[1], True)
-        if self.cursor is not None and (moved is not None or (updates and updates[0].full)):
-            await self.member.send_content(self.cursor, EVERYONE, Flags.SUPERSEDABLE)
-        epoch = self.member.e2e.current
-        ready = {m for m in self.refresh_for if epoch and m in epoch.members}
+            self._pointer_at = moved
+        cursor = self._cursor(mask)
+        if cursor is not None and (cursor != self.cursor or (updates and updates[0].full)):
+            self.cursor = cursor
+            await self.member.send_content(cursor, EVERYONE, Flags.SUPERSEDABLE)
         if ready:
             full = await asyncio.to_thread(encode_update, None, current)
             for member_id in ready:
+                await self._tell_one(member_id, state)
                 await self._send(full, member_id)
                 if self.cursor is not None:
                     await self.member.send_content(self.cursor, member_id, Flags.SUPERSEDABLE)
+                self._told.pop(member_id, None)
             self.refresh_for -= ready
+
+    async def masked_grab(
+        self, capture: ScreenCapture, settings: PrivacySettings
+    ) -> tuple[Picture, Mask] | None:
+        """The screen, masked. When windows matter, they are read before and after the
+        grab; if they changed in between, the grab is thrown away and taken again."""
+        watch = self._windows() if settings.needs_windows else None
+        for _ in range(limits.PRIVACY_GRAB_ATTEMPTS):
+            layout = watch.current() if watch is not None else None
+            picture = await asyncio.to_thread(capture.grab)
+            if watch and layout and watch.current().generation != layout.generation:
+                continue  # a window moved, opened or closed meanwhile
+            height, width = picture.shape[:2]
+            windows = layout.windows if layout is not None else ()
+            mask = self.filter.frame(windows, settings, width, height, time.monotonic())
+            mask.paint(picture)  # ~0.4 ms for 95 % of a 1080p frame: no thread hop
+            return picture, mask
+        return None
+
+    def _cursor(self, mask: Mask) -> Cursor | None:
+        """The pointer as viewers may see it: nowhere while it is over a masked area."""
+        if self._pointer_at is None:
+            return None
+        x, y = self._pointer_at
+        if mask.covers(x, y):
+            return Cursor(0, 0, False)
+        return Cursor(x, y, True)
+
+    async def _tell_everyone(self, state: ShareState) -> None:
+        if state == self._told_everyone:
+            return
+        await self.member.send_content(state, EVERYONE, Flags.SUPERSEDABLE)
+        self._told_everyone = state
+        epoch = self.member.e2e.current
+        for member_id in self.refresh_for:
+            if epoch and member_id in epoch.members:
+                self._told[member_id] = state  # they got this one too
+
+    async def _tell_one(self, member_id: int, state: ShareState) -> None:
+        if self._told.get(member_id, LIVE) != state:
+            await self.member.send_content(state, member_id, Flags.SUPERSEDABLE)
+            self._told[member_id] = state
 
     async def _send(self, updates: list[ScreenUpdate], target: int) -> None:
         for update in updates:
