@@ -10,7 +10,10 @@ from benchmarks import Section, machine_line, print_sections
 
 # One module per subject, each with TITLE and run(quick) -> list[Section]. Later subjects
 # (relay fan-out, screen pipeline, glass-to-glass latency) are added to this list.
-MODULES = ("crypto", "screen", "relay", "latency", "browser", "control", "meeting")
+MODULES = (
+    "crypto", "screen", "relay", "latency", "browser", "control", "meeting", "files", "privacy",
+    "present",
+)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

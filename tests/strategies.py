@@ -19,7 +19,9 @@ from relaydesk.protocol.messages import (
     U64,
     Admit,
     Annotation,
+    AnnotationKind,
     Chat,
+    ChatRule,
     CommitContent,
     ConsentAnswer,
     ConsentKind,
@@ -32,7 +34,11 @@ from relaydesk.protocol.messages import (
     EndReason,
     Error,
     Expel,
+    FileAnswer,
     FileChunk,
+    FileEnd,
+    FileEndReason,
+    FileOffer,
     Grant,
     Hello,
     InputEvent,
@@ -42,6 +48,8 @@ from relaydesk.protocol.messages import (
     Lock,
     MemberJoined,
     MemberLeft,
+    Notes,
+    Permissions,
     Ping,
     Point,
     Pong,
@@ -55,6 +63,8 @@ from relaydesk.protocol.messages import (
     RosterEntry,
     ScreenUpdate,
     SealedKey,
+    ShareMode,
+    ShareState,
     Tile,
     TileEncoding,
     Waiting,
@@ -68,6 +78,8 @@ SIDE = limits.MAX_SCREEN_SIDE
 
 u32 = st.integers(0, U32)
 u64 = st.integers(0, U64)
+transfer_ids = st.integers(1, U32)
+file_offsets = st.integers(0, limits.MAX_FILE_BYTES)
 member_ids = st.integers(1, MAX_MEMBER_ID)
 member_or_none = st.integers(0, MAX_MEMBER_ID)
 session_uids = st.binary(min_size=16, max_size=16)
@@ -185,6 +197,13 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     Refresh: st.builds(Refresh, member_id=member_or_none),
     Admit: st.builds(Admit, member_id=member_ids, admitted=st.booleans()),
     Waiting: st.builds(Waiting, entry=roster_entries, reason=st.sampled_from(WaitReason)),
+    Permissions: st.builds(
+        Permissions,
+        chat=st.sampled_from(ChatRule),
+        annotators=st.lists(member_ids, max_size=5).map(tuple),
+        may_save=st.booleans(),
+        may_record=st.booleans(),
+    ),
     ScreenUpdate: st.builds(
         ScreenUpdate,
         width=st.integers(1, SIDE),
@@ -194,6 +213,12 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
     ),
     Cursor: st.builds(
         Cursor, x=st.integers(0, SIDE), y=st.integers(0, SIDE), visible=st.booleans()
+    ),
+    ShareState: st.builds(
+        ShareState,
+        mode=st.sampled_from(ShareMode),
+        only_window=st.booleans(),
+        masked=st.booleans(),
     ),
     InputEvent: st.builds(
         InputEvent,
@@ -216,16 +241,27 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         width=st.integers(1, 64),
         points=st.lists(points, max_size=6).map(tuple),
         clear=st.booleans(),
+        kind=st.sampled_from(AnnotationKind),
     ),
+    Notes: st.builds(Notes, text=texts(limits.MAX_NOTES_CHARS, min_chars=1)),
     FileChunk: st.builds(
         FileChunk,
-        transfer_id=u32,
-        offset=u64,
-        data=binaries(limits.MAX_FILE_CHUNK),
-        name=texts(limits.MAX_FILE_NAME_CHARS),
-        size=u64,
-        sha256=st.sampled_from([b"", bytes(range(32))]),
+        transfer_id=transfer_ids,
+        offset=file_offsets,
+        data=binaries(limits.MAX_FILE_CHUNK).filter(bool),
     ),
+    FileOffer: st.builds(
+        FileOffer,
+        transfer_id=transfer_ids,
+        name=texts(limits.MAX_FILE_NAME_CHARS).filter(bool),
+        size=file_offsets,
+        sha256=st.binary(min_size=32, max_size=32),
+        chunk_size=st.integers(1, limits.MAX_FILE_CHUNK),
+    ),
+    FileAnswer: st.builds(
+        FileAnswer, transfer_id=transfer_ids, accepted=st.booleans(), offset=file_offsets
+    ),
+    FileEnd: st.builds(FileEnd, transfer_id=transfer_ids, reason=st.sampled_from(FileEndReason)),
 }
 """A strategy for every class in ``messages.MESSAGE_CLASSES``."""
 

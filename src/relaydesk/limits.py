@@ -26,12 +26,27 @@ MAX_TILES_PER_UPDATE = 8192
 MAX_CHAT_CHARS = 4000
 MAX_TYPED_TEXT_CHARS = 1000
 MAX_ANNOTATION_POINTS = 4096
-MAX_FILE_CHUNK = 256 * KIB
-MAX_FILE_NAME_CHARS = 255
+MAX_NOTES_CHARS = 100_000  # the host's notes, sent once at the end (NOTES)
+MAX_FILE_CHUNK = 256 * KIB  # the chunk size a sender uses, and the most a receiver takes
+MAX_FILE_NAME_CHARS = 255  # an offered name; the name a receiver keeps is shorter still
+
+# Files (docs/protocol.md §4.5, docs/meetings.md "Sending files")
+MAX_FILE_BYTES = 2 * 1024 * MIB  # the largest file one transfer carries (2 GiB)
+MAX_KEPT_NAME_CHARS = 120  # a sanitised name is cut to this (its extension kept)
+FILE_WINDOW_BYTES = 4 * MIB  # unacknowledged bytes a sender keeps in flight, per transfer
+FILE_ACK_BYTES = 1 * MIB  # a receiver acknowledges (FILE_ANSWER) at least this often
+MAX_FILE_TRANSFERS_PER_PEER = 4  # open transfers between one sender and one receiver
+# MAX_FILE_TRANSFERS_PER_PEER x (FILE_WINDOW_BYTES + a chunk) stays well below the
+# relay's per-receiver RELAY_TOTAL_BACKLOG: a paced sender never fills it.
+BROWSER_MAX_FILE_BYTES = 512 * MIB  # the browser holds a received file in memory
 
 # Keys and epochs (docs/protocol.md §6)
 EPOCH_GRACE_SECONDS = 10.0  # the previous epoch's keys still open messages this long
 EPOCH_MAX_AGE_SECONDS = 300.0  # the key leader starts a new epoch at least this often
+# A leader answers content sealed in an epoch it lacks (a stray epoch, §6.3) only when
+# that epoch is at most this far above the newest it knows, and at most once per
+# EPOCH_GRACE_SECONDS: no member can push the epoch counter up or keep the leader busy.
+MAX_STRAY_EPOCH_JUMP = 16
 
 # Consent (docs/protocol.md §8)
 CONSENT_TIMEOUT_SECONDS = 30.0  # an unanswered consent prompt counts as "no"
@@ -75,6 +90,16 @@ RATE_LIMIT_MAX_KEYS = 100_000  # keys one limiter remembers; the least recently 
 SCREEN_FPS = 30.0  # at most this many pictures a second; none when nothing changes
 MAX_SCREEN_PIXELS = 32 * MIB  # width x height a viewer accepts: 8K (7680x4320) fits; 128 MiB
 MAX_UPDATE_AREA_FACTOR = 2  # the tiles of one screen update cover at most 2 screens
+
+# Privacy: what of the presenter's screen never leaves it (docs/privacy.md, agent/privacy.py)
+MAX_PRIVACY_PATTERNS = 32  # applications one can exclude (WM_CLASS or title), at once
+MAX_PRIVACY_PATTERN_CHARS = 200  # one such pattern
+MAX_MASK_RECTS = 2048  # window rectangles a mask is computed from (shapes count each one)
+MAX_MASK_PIECES = 20_000  # rectangles of one computed mask
+# (beyond either, the whole screen is masked: never less than what should be)
+PRIVACY_HOLD_SECONDS = 0.25  # an area stays masked this long after a hidden window left it
+PRIVACY_GRAB_ATTEMPTS = 3  # captures a frame when windows change during one; then none is sent
+PRIVACY_REPORT_SECONDS = 2.0  # refused input of one kind is reported at most this often
 
 # Remote control (docs/protocol.md §4.2; agent/inject.py)
 MAX_WHEEL_STEPS = 100  # wheel steps of one input event, each way (the decoder's bound too)

@@ -414,4 +414,4 @@ def join_and_agree(page: Any, share: Share, python_viewer: Process, name: str) -
 
 def send_from_browser(page: Any, text: str) -> None:
     page.get_by_label("Message").fill(text)
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()

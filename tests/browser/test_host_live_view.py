@@ -62,7 +62,7 @@ def test_the_host_asks_a_member_to_present_watches_controls_and_stops_the_share(
     expect(row).to_contain_text("Participant, presenting")
     expect(chat_log(host)).to_contain_text(f"{PRESENTER} said yes: you asked to present.")
     canvas_shows(host, screen.settle())
-    expect(host.get_by_role("img", name="Shared screen")).to_be_visible()
+    expect(host.get_by_role("img", name="Shared screen", exact=True)).to_be_visible()
     expect(host.locator("#stage-empty")).to_be_hidden()
 
     # Remote control, with the presenter's yes.
@@ -79,7 +79,7 @@ def test_the_host_asks_a_member_to_present_watches_controls_and_stops_the_share(
     host.get_by_role("button", name="Stop sharing for all").click()
     pia.expect(r"stopped presenting \(by host\)")
     expect(host.locator("#presenter-line")).to_have_text("Nobody is presenting right now")
-    expect(host.get_by_role("img", name="Shared screen")).to_be_hidden()
+    expect(host.get_by_role("img", name="Shared screen", exact=True)).to_be_hidden()
     expect(host.locator("#control")).to_be_hidden()
     expect(host.get_by_role("button", name="Stop sharing for all")).to_be_disabled()
     expect(row).not_to_contain_text("presenting")

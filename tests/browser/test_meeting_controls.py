@@ -117,7 +117,10 @@ def test_making_someone_host_hands_over_the_controls(
     join_meeting(ann, server, meeting, "Ann")
     before = same_code(host, ann)
     expect(ann.get_by_role("group", name="Host controls")).to_be_hidden()
-    expect(member(ann, "Olga").get_by_role("button")).to_have_count(0)
+    # no host controls: only "Send a file" (anyone may offer anyone a file)
+    expect(
+        member(ann, "Olga").get_by_role("button").filter(has_not_text="Send a file")
+    ).to_have_count(0)
 
     member(host, "Ann").get_by_role("button", name="Make Ann the host").click()
     controls = ann.get_by_role("group", name="Host controls")
@@ -127,7 +130,10 @@ def test_making_someone_host_hands_over_the_controls(
     expect(member(ann, "Olga").get_by_role("button", name="Make Olga the host")).to_be_visible()
     expect(chat_log(ann)).to_contain_text("You are now a host of this meeting.")
     expect(host.get_by_role("group", name="Host controls")).to_be_hidden()
-    expect(member(host, "Ann").get_by_role("button")).to_have_count(0)
+    # no host controls: only "Send a file" (anyone may offer anyone a file)
+    expect(
+        member(host, "Ann").get_by_role("button").filter(has_not_text="Send a file")
+    ).to_have_count(0)
     expect(chat_log(host)).to_contain_text("You are no longer a host.")
     # The key leader moved with the host role: a new epoch, a new code.
     until(lambda: security_code(ann) != before, "the new host starts a new epoch")
@@ -196,6 +202,41 @@ def test_the_only_host_leaving_is_asked_and_participants_see_the_title(
     expect(member(ann, "Olga")).to_have_count(0)
     send_from_browser(ann, "still going")  # the meeting goes on without its host
     expect(ann.locator("#final-view")).to_be_hidden()
+
+
+def test_the_host_decides_who_attendees_may_chat_with(
+    pages: Pages, server: LiveServer, organizer_cookies: list[dict[str, Any]]
+) -> None:
+    host = pages.open(organizer_cookies).page
+    meeting = start_meeting(host, server, title="Q and A", name="Olga")
+    ann, ben = pages.open().page, pages.open().page
+    join_meeting(ann, server, meeting, "Ann")
+    join_meeting(ben, server, meeting, "Ben")
+    expect(member(host, "Ben")).to_be_visible()
+    expect(ann.get_by_label("Attendees may chat")).to_be_hidden()  # leaders only
+
+    host.get_by_label("Attendees may chat").select_option(label="only with the presenter and hosts")
+    expect(chat_log(ann)).to_contain_text("only privately, with the presenter or a host")
+    send_to = ann.get_by_label("Send to")
+    expect(send_to.locator("option")).to_have_text(["Olga (privately)"])
+    ann.get_by_label("Message").fill("a question for you")
+    ann.get_by_role("button", name="Send", exact=True).click()
+    expect(chat_log(host)).to_contain_text("Ann (privately): a question for you")
+    expect(chat_log(ann)).to_contain_text("You to Olga: a question for you")
+    send_from_browser(host, "answers for all")  # leaders still write to everyone
+    expect(chat_log(ben)).to_contain_text("Olga: answers for all")
+    expect(chat_log(ben)).not_to_contain_text("a question for you")
+    shot(ann, "chat-presenter-only")
+
+    host.get_by_label("Attendees may chat").select_option(label="not at all")
+    expect(ann.get_by_label("Message")).to_be_disabled()
+    expect(ann.get_by_label("Message")).to_have_attribute(
+        "placeholder", "The presenter turned chat off"
+    )
+    host.get_by_label("Attendees may chat").select_option(label="with everyone")
+    expect(ann.get_by_label("Message")).to_be_enabled()
+    send_from_browser(ann, "thanks all")
+    expect(chat_log(ben)).to_contain_text("Ann: thanks all")
 
 
 def test_i_compared_the_code_marks_keys_verified_until_the_code_changes(

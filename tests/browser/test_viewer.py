@@ -31,7 +31,7 @@ def test_the_canvas_shows_the_presenters_screen_and_follows_it(
     page = browser_page.page
     join_in_browser(page, share.invite_url, "Vera Viewer")
     expect(page.locator("#status")).to_have_text("Connected")
-    canvas = page.get_by_role("img", name="Shared screen")
+    canvas = page.get_by_role("img", name="Shared screen", exact=True)
     expect(canvas).to_be_visible()
     expect(page.locator("#presenter-line")).to_have_text("Olga Organizer is presenting")
 

@@ -33,8 +33,8 @@ from integration.helpers import (
     until,
 )
 from relaydesk.client.api import BrokerApi, CreatedSession, SessionSettings
-from relaydesk.client.member import Member, Received
-from relaydesk.errors import ApiError, CloseCode, CryptoError, RelayClosed
+from relaydesk.client.member import Member, Received, Rejected
+from relaydesk.errors import ApiError, CloseCode, CryptoError, NotPermitted, RelayClosed
 from relaydesk.protocol import keys as ks
 from relaydesk.protocol.e2e import nonce
 from relaydesk.protocol.frames import Frame, FrameType
@@ -42,11 +42,13 @@ from relaydesk.protocol.keys import MemberKeys
 from relaydesk.protocol.messages import (
     Admit,
     Chat,
+    ChatRule,
     End,
     EndReason,
     Error,
     Expel,
     Lock,
+    Permissions,
     Role,
     RoleChange,
     Roster,
@@ -480,5 +482,44 @@ def test_before_the_host_arrives_members_only_chat(
                 "the host leads a new epoch",
             )
             await chats_arrive(host, ann, ben, text="sorry I am late")
+
+    run_async(scenario())
+
+
+# What attendees may do ------------------------------------------------------------------
+
+
+def test_the_chat_rule_holds_at_the_relay_and_again_at_each_receiver(
+    open_meeting: OpenMeeting,
+) -> None:
+    async def scenario() -> None:
+        async with open_meeting() as m:
+            host = await m.host()
+            ann, ben = await m.guest("Ann"), await m.guest("Ben")
+            await host.keys_for(ann, ben)
+            await ben.keys_for(host, ann)
+            rule = Permissions(ChatRule.PRESENTER, (), may_save=False, may_record=False)
+            await host.member.send(rule)
+            await until(lambda: ann.member.permissions == rule, "Ann hears the rule")
+            # The relay refuses a line to everyone and one to another attendee...
+            await ann.member.send_content(Chat("to everyone"))
+            await ann.member.send_content(Chat("to Ben"), ben.member_id)
+            await until(lambda: len(got(ann, Error)) == 2, "both are refused")
+            # ...and forwards one to a host, privately.
+            await ann.member.send_content(Chat("to the host"), host.member_id)
+            await until(lambda: any(m.text == "to the host" for m in got(host, Chat)), "private")  # type: ignore[attr-defined]
+            assert not got(ben, Chat)
+            # A relay that forwarded a forbidden line anyway gains nothing: Ben drops it.
+            forged = ann.member.e2e.seal(Chat("past the relay"))
+            outcome = await ben.member._handle(forged.serialize())
+            assert isinstance(outcome, Rejected) and isinstance(outcome.error, NotPermitted)
+            # A newcomer hears the rule with its roster.
+            cy = await m.guest("Cy")
+            await until(lambda: cy.member.permissions == rule, "Cy hears the rule")
+            await records_show(
+                m.server, m.created, RecordKind.PERMISSIONS,
+                f"{host.member_id} chat=presenter annotators=none save=false record=false "
+                f"by={host.member_id}",
+            )  # fmt: skip
 
     run_async(scenario())

@@ -40,6 +40,7 @@ from relaydesk.protocol.messages import (
     CommitContent,
     Cursor,
     FileChunk,
+    FileOffer,
     InputEvent,
     InputKind,
     KeyCommit,
@@ -66,7 +67,8 @@ SAMPLES = [
     InputEvent(InputKind.TEXT, text="typed secret"),
     Chat("a confidential chat line"),
     Annotation(1, 0xFF0000, 3, (Point(1, 2), Point(3, 4))),
-    FileChunk(1, 0, b"file contents", name="secret.txt", size=13),
+    FileChunk(1, 0, b"file contents"),
+    FileOffer(1, "secret.txt", 13, bytes(32), 13),
 ]
 
 
@@ -448,6 +450,27 @@ def test_unknown_epoch_is_rejected(trio: Trio) -> None:
     frame = resigned(seal(s, alice, Chat("hello")), alice, epoch=7)
     with pytest.raises(NoEpochKey):
         bob.e2e.open(frame, s.now)
+
+
+def test_a_stray_epoch_counts_only_signed_bounded_and_seldom(trio: Trio) -> None:
+    """Content headers are not authenticated by the relay: a leader lacking an epoch
+    answers only a present member's signed frame, a bounded jump, once in a while."""
+    s, host, alice, bob = trio
+    held = host.e2e.current.number if host.e2e.current else 0
+    frame = seal(s, alice, Chat("in an epoch the host lacks"))
+    stray = resigned(frame, alice, epoch=held + 2)
+    forged = resigned(frame, bob, epoch=held + 2)  # Bob signs a frame naming Alice
+    too_far = resigned(frame, alice, epoch=held + 1 + limits.MAX_STRAY_EPOCH_JUMP + 1)
+    assert not host.e2e.stray_epoch(forged, s.now)
+    assert not host.e2e.stray_epoch(too_far, s.now)
+    assert not host.e2e.needs_rekey(s.now)
+    assert host.e2e.stray_epoch(stray, s.now)
+    assert host.e2e.needs_rekey(s.now)  # and its next epoch is above the stray one
+    s.rekey(host)
+    assert host.e2e.current is not None and host.e2e.current.number == held + 3
+    again = resigned(frame, alice, epoch=held + 4)
+    assert not host.e2e.stray_epoch(again, s.now + limits.EPOCH_GRACE_SECONDS - 0.001)
+    assert host.e2e.stray_epoch(again, s.now + limits.EPOCH_GRACE_SECONDS)
 
 
 def test_previous_epoch_opens_only_within_the_grace_period(trio: Trio) -> None:

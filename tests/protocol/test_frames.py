@@ -78,7 +78,7 @@ def test_rejects_other_versions(version: int) -> None:
 
 @given(st.integers(0, 255).filter(lambda v: v not in KNOWN_TYPES))
 @example(0x00)
-@example(0x17)
+@example(0x18)
 @example(0x3F)
 @example(0x7F)
 def test_rejects_unknown_types(type_: int) -> None:

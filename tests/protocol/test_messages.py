@@ -266,7 +266,7 @@ def test_nested_records_must_have_exactly_their_fields() -> None:
         (FrameType.WAITING, [[1, 1, b""], 1], (0,)),
         (FrameType.MEMBER_JOINED, [1, 1, b""], ()),
         (FrameType.SCREEN_UPDATE, [1, 1, True, [[0, 0, 1, 1, 0, b""]]], (3, 0)),
-        (FrameType.ANNOTATION, [0, 0, 1, [[0, 0], [1, 1]], False], (3, 1)),
+        (FrameType.ANNOTATION, [0, 0, 1, [[0, 0], [1, 1]], False, 1], (3, 1)),
     ]
     for frame_type, fields, path in cases:
         decode(frame_type, pack(fields))
@@ -313,10 +313,15 @@ BASELINES: dict[FrameType, list[Any]] = {
     FrameType.WAITING: [ENTRY, 1],
     FrameType.SCREEN_UPDATE: [1, 1, True, [TILE]],
     FrameType.CURSOR: [0, 0, True],
+    FrameType.SHARE_STATE: [1, False, False],
     FrameType.INPUT_EVENT: [1, 0, 0, 0, False, 0, 0, 0, 0, ""],
     FrameType.CHAT: ["hi"],
-    FrameType.ANNOTATION: [0, 0, 1, [[0, 0]], False],
-    FrameType.FILE_CHUNK: [0, 0, b"", "", 0, b""],
+    FrameType.ANNOTATION: [0, 0, 1, [[0, 0]], False, 1],
+    FrameType.NOTES: ["n"],
+    FrameType.FILE_CHUNK: [1, 0, b"x"],
+    FrameType.FILE_OFFER: [1, "a", 0, bytes(32), 1],
+    FrameType.FILE_ANSWER: [1, True, 0],
+    FrameType.FILE_END: [1, 1],
 }
 SIDE = limits.MAX_SCREEN_SIDE
 KIB = limits.KIB
@@ -370,6 +375,8 @@ LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
      [TILE] * (limits.MAX_TILES_PER_UPDATE + 1)),
     (FrameType.CURSOR, (0,), SIDE, SIDE + 1),
     (FrameType.CURSOR, (1,), 0, -1),
+    (FrameType.SHARE_STATE, (0,), 3, 4),
+    (FrameType.SHARE_STATE, (0,), 1, 0),
     (FrameType.INPUT_EVENT, (0,), 5, 6),
     (FrameType.INPUT_EVENT, (0,), 1, 0),
     (FrameType.INPUT_EVENT, (1,), SIDE, SIDE + 1),
@@ -389,13 +396,25 @@ LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
     (FrameType.ANNOTATION, (3, 0, 1), SIDE, SIDE + 1),
     (FrameType.ANNOTATION, (3,), [[0, 0]] * limits.MAX_ANNOTATION_POINTS,
      [[0, 0]] * (limits.MAX_ANNOTATION_POINTS + 1)),
-    (FrameType.FILE_CHUNK, (1,), U64, -1),
+    (FrameType.ANNOTATION, (5,), 3, 4),
+    (FrameType.ANNOTATION, (5,), 1, 0),
+    (FrameType.NOTES, (0,), "x", ""),
+    (FrameType.NOTES, (0,), "👋" * limits.MAX_NOTES_CHARS, "👋" * (limits.MAX_NOTES_CHARS + 1)),
+    (FrameType.FILE_CHUNK, (0,), 1, 0),
+    (FrameType.FILE_CHUNK, (0,), U32, U32 + 1),
+    (FrameType.FILE_CHUNK, (1,), limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES + 1),
     (FrameType.FILE_CHUNK, (2,), bytes(limits.MAX_FILE_CHUNK), bytes(limits.MAX_FILE_CHUNK + 1)),
-    (FrameType.FILE_CHUNK, (3,), "n" * limits.MAX_FILE_NAME_CHARS,
+    (FrameType.FILE_CHUNK, (2,), b"x", b""),
+    (FrameType.FILE_OFFER, (1,), "n" * limits.MAX_FILE_NAME_CHARS,
      "n" * (limits.MAX_FILE_NAME_CHARS + 1)),
-    (FrameType.FILE_CHUNK, (5,), bytes(32), bytes(33)),
-    (FrameType.FILE_CHUNK, (5,), b"", bytes(1)),
-    (FrameType.FILE_CHUNK, (5,), bytes(32), bytes(31)),
+    (FrameType.FILE_OFFER, (1,), "n", ""),
+    (FrameType.FILE_OFFER, (2,), limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES + 1),
+    (FrameType.FILE_OFFER, (3,), bytes(32), bytes(33)),
+    (FrameType.FILE_OFFER, (3,), bytes(32), bytes(31)),
+    (FrameType.FILE_OFFER, (4,), limits.MAX_FILE_CHUNK, limits.MAX_FILE_CHUNK + 1),
+    (FrameType.FILE_OFFER, (4,), 1, 0),
+    (FrameType.FILE_ANSWER, (2,), limits.MAX_FILE_BYTES, limits.MAX_FILE_BYTES + 1),
+    (FrameType.FILE_END, (1,), 4, 5),
 ]  # fmt: skip
 
 
@@ -489,8 +508,6 @@ def test_errors_report_the_type_and_the_position() -> None:
         decode(FrameType.ROSTER, pack([1, [], 0, 0, False, 0, [[1, 1, b"", 0]]]))
     with pytest.raises(MessageError, match=r"^END: Invalid enum value 9 \(field 0\)$"):
         decode(FrameType.END, pack([9]))
-    with pytest.raises(MessageError, match=r"^FILE_CHUNK: sha256 is empty or 32 bytes$"):
-        decode(FrameType.FILE_CHUNK, pack([0, 0, b"", "", 0, bytes(5)]))
     with pytest.raises(MessageError, match=r"^PING: expected an array of fields, got int$"):
         decode(FrameType.PING, pack(5))
     with pytest.raises(MessageError, match=r"^PING: not a valid encoding \("):
@@ -500,7 +517,7 @@ def test_errors_report_the_type_and_the_position() -> None:
 def test_only_message_error_escapes_for_what_msgspec_refuses() -> None:
     """msgspec's own errors (and ValueError from a record's checks) never escape."""
     for frame_type, body in [
-        (FrameType.FILE_CHUNK, pack([0, 0, b"", "", 0, bytes(31)])),
+        (FrameType.FILE_OFFER, pack([1, "a", 1, bytes(31), 1])),
         (FrameType.PING, b"\xc1"),
         (FrameType.CHAT, b"\x91\xa2\xc3\x28"),
         (FrameType.PING, b"\x91\xd7\xff" + bytes(8)),

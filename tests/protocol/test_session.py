@@ -15,6 +15,7 @@ from relaydesk.errors import InvalidTransition, NotPermitted, SessionError
 from relaydesk.protocol.frames import EVERYONE, FrameType, Header
 from relaydesk.protocol.messages import (
     Admit,
+    ChatRule,
     ConsentKind,
     ConsentOutcome,
     ConsentPrompt,
@@ -26,6 +27,7 @@ from relaydesk.protocol.messages import (
     Lock,
     MemberJoined,
     MemberLeft,
+    Permissions,
     Revoke,
     RevokeReason,
     Role,
@@ -84,6 +86,23 @@ def test_host_starts_presenting_by_asking_itself(session: Session) -> None:
     assert session.presenter == HOST
     assert routed(session, FrameType.SCREEN_UPDATE, HOST)
     assert not routed(session, FrameType.SCREEN_UPDATE, ALICE)
+
+
+SCREEN_TYPES = (FrameType.SCREEN_UPDATE, FrameType.CURSOR, FrameType.SHARE_STATE)
+
+
+def test_only_the_presenter_says_what_it_shares(session: Session) -> None:
+    """SHARE_STATE (paused, hidden, masked) is routed like the screen itself: from the
+    presenter, to everyone or to one viewer, and from nobody else."""
+    assert routed(session, FrameType.SHARE_STATE, HOST)
+    assert routed(session, FrameType.SHARE_STATE, HOST, ALICE)  # a newcomer told alone
+    assert not routed(session, FrameType.SHARE_STATE, ALICE)
+    assert not routed(session, FrameType.SHARE_STATE, BOB, ALICE)
+    alice_presents(session)
+    assert routed(session, FrameType.SHARE_STATE, ALICE)
+    assert not routed(session, FrameType.SHARE_STATE, HOST)
+    session.stop_presenting(ALICE)
+    assert not any(routed(session, kind, m) for kind in SCREEN_TYPES for m in (HOST, ALICE, BOB))
 
 
 def test_participant_is_prompted_and_presents_only_after_yes(session: Session) -> None:
@@ -485,6 +504,37 @@ def test_the_key_leader_follows_the_host_handover(session: Session) -> None:
         session.expel(HOST, ALICE)  # no longer a host
 
 
+# What attendees may do: chat rule, annotators --------------------------------------------
+
+
+def test_the_chat_rule_decides_who_chats_with_whom(session: Session) -> None:
+    alice_presents(session)  # Alice leads (presents), the host leads; Bob is an attendee
+    assert routed(session, FrameType.CHAT, BOB) and routed(session, FrameType.CHAT, BOB, ALICE)
+    session.set_permissions(ALICE, Permissions(ChatRule.PRESENTER, (), True, False))
+    assert not routed(session, FrameType.CHAT, BOB)  # not to everyone
+    assert routed(session, FrameType.CHAT, BOB, ALICE)  # privately to the presenter
+    assert routed(session, FrameType.CHAT, BOB, HOST)  # and to a host
+    assert routed(session, FrameType.CHAT, ALICE) and routed(session, FrameType.CHAT, HOST)
+    session.set_permissions(HOST, Permissions(ChatRule.NOBODY, (), True, False))
+    assert not routed(session, FrameType.CHAT, BOB, ALICE)
+    assert routed(session, FrameType.CHAT, HOST, BOB)  # leaders still reach everyone
+
+
+def test_only_leaders_set_permissions_and_only_members_annotate(session: Session) -> None:
+    alice_presents(session)
+    with pytest.raises(NotPermitted, match="only the presenter or a host"):
+        session.set_permissions(BOB, Permissions(ChatRule.EVERYONE, (BOB,), True, True))
+    with pytest.raises(InvalidTransition, match="not in the session"):
+        session.set_permissions(ALICE, Permissions(ChatRule.EVERYONE, (99,), True, True))
+    assert not routed(session, FrameType.ANNOTATION, BOB)
+    notices = session.set_permissions(ALICE, Permissions(ChatRule.EVERYONE, (BOB,), True, True))
+    assert messages(notices) == [Permissions(ChatRule.EVERYONE, (BOB,), True, True)]
+    assert routed(session, FrameType.ANNOTATION, BOB)
+    assert routed(session, FrameType.ANNOTATION, HOST) and routed(
+        session, FrameType.ANNOTATION, ALICE
+    )
+
+
 # Every state against every input ------------------------------------------------------
 
 
@@ -737,7 +787,8 @@ class ConsentMachine(RuleBasedStateMachine):
                 and self.session.phase is Phase.OPEN
                 and any(self.session.is_host(m) for m in self.members())  # else chat only
             )
-            assert routed(self.session, FrameType.SCREEN_UPDATE, member) == allowed
+            for kind in SCREEN_TYPES:
+                assert routed(self.session, kind, member) == allowed
 
     @invariant()
     def no_input_without_a_live_grant(self) -> None:
@@ -751,3 +802,17 @@ class ConsentMachine(RuleBasedStateMachine):
 
 ConsentMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 test_consent_machine = ConsentMachine.TestCase
+
+
+FILE_TYPES = (
+    FrameType.FILE_OFFER, FrameType.FILE_ANSWER, FrameType.FILE_CHUNK, FrameType.FILE_END
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", FILE_TYPES)
+def test_files_go_to_one_member_never_to_everyone(session: Session, kind: FrameType) -> None:
+    assert routed(session, kind, ALICE, BOB)
+    assert routed(session, kind, BOB, ALICE)
+    assert not routed(session, kind, ALICE)  # a broadcast
+    assert not routed(session, kind, ALICE, ALICE)
+    assert not routed(session, kind, ALICE, 99)

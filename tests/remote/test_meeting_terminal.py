@@ -95,3 +95,27 @@ def test_host_handover_and_end_for_everyone_from_the_terminal(
             pat.stop()
     finally:
         host.stop()
+
+
+def test_the_presenter_decides_who_chats_with_whom_from_the_terminal(
+    server: LiveServer, organizer_profile: Path, presenter_screen: Xvfb, tmp_path: Path
+) -> None:
+    host, invite = start(organizer_profile, presenter_screen)
+    try:
+        pat = join(invite, server, "Pat", tmp_path / "pat")
+        try:
+            host.expect(r"\+ Pat joined")
+            host.type("/chat presenter")
+            pat.expect(r"\* Now attendees chat only privately, with the presenter or a host")
+            pat.type("hello everyone")
+            pat.expect(r"! the presenter lets attendees chat only privately")
+            pat.type("/to Olga just to you")
+            host.expect(r"\[chat\] Pat \(privately\): just to you")
+            host.type("/chat everyone")
+            pat.expect(r"\* Now attendees chat with everyone")
+            pat.type("hello again")
+            host.expect(r"\[chat\] Pat: hello again")
+        finally:
+            pat.stop()
+    finally:
+        host.stop()

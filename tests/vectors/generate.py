@@ -44,11 +44,14 @@ from relaydesk.protocol.frames import (
     Header,
 )
 from relaydesk.protocol.messages import (
+    DEFAULT_PERMISSIONS,
     U32,
     U64,
     Admit,
     Annotation,
+    AnnotationKind,
     Chat,
+    ChatRule,
     ConsentAnswer,
     ConsentKind,
     ConsentOutcome,
@@ -60,7 +63,11 @@ from relaydesk.protocol.messages import (
     EndReason,
     Error,
     Expel,
+    FileAnswer,
     FileChunk,
+    FileEnd,
+    FileEndReason,
+    FileOffer,
     Grant,
     Hello,
     InputEvent,
@@ -71,6 +78,8 @@ from relaydesk.protocol.messages import (
     MemberJoined,
     MemberLeft,
     Modifier,
+    Notes,
+    Permissions,
     Ping,
     Point,
     Pong,
@@ -83,6 +92,8 @@ from relaydesk.protocol.messages import (
     Roster,
     RosterEntry,
     ScreenUpdate,
+    ShareMode,
+    ShareState,
     Tile,
     TileEncoding,
     Waiting,
@@ -91,6 +102,7 @@ from relaydesk.protocol.messages import (
     encode,
     pack,
 )
+from relaydesk.protocol.session import chat_allowed
 from relaydesk.protocol.tickets import (
     TICKET_LABEL,
     TICKET_VERSION,
@@ -292,7 +304,7 @@ def frames_vectors() -> dict[str, Any]:
         ("version 0", patched(0, b"\x00"), "FrameError"),
         ("version 2", patched(0, b"\x02"), "FrameError"),
         ("unknown type 0x00", patched(1, b"\x00"), "FrameError"),
-        ("unknown type 0x17", patched(1, b"\x17"), "FrameError"),
+        ("unknown type 0x18", patched(1, b"\x18"), "FrameError"),
         ("unknown type 0x3f", patched(1, b"\x3f"), "FrameError"),
         ("unknown type 0x49", patched(1, b"\x49"), "FrameError"),
         ("unknown type 0xff", patched(1, b"\xff"), "FrameError"),
@@ -400,6 +412,11 @@ def message_samples(rng: Callable[[int], bytes]) -> list[tuple[str, Any]]:
         ("refuse entry", Admit(MAX_MEMBER_ID, False)),
         ("waiting for approval", Waiting(waiting, WaitReason.APPROVAL)),
         ("waiting for a host", Waiting(entry, WaitReason.HOST_ABSENT)),
+        ("permissions, the usual", DEFAULT_PERMISSIONS),
+        (
+            "permissions: chat with the presenter, two annotators",
+            Permissions(ChatRule.PRESENTER, (3, MAX_MEMBER_ID), may_save=False, may_record=True),
+        ),
         (
             "screen update",
             ScreenUpdate(
@@ -429,10 +446,29 @@ def message_samples(rng: Callable[[int], bytes]) -> list[tuple[str, Any]]:
             "annotation",
             Annotation(7, 0xFF8800, 3, (Point(0, 0), Point(16384, 16384)), clear=False),
         ),
+        ("file chunk", FileChunk(1, 0, rng(10))),
+        # Added with issue 10 (privacy): after every draw, so the vectors above stay.
+        ("share state: paused", ShareState(ShareMode.PAUSED, False, False)),
+        ("share state: hidden", ShareState(ShareMode.HIDDEN, False, True)),
+        ("share state: live, one application only", ShareState(ShareMode.LIVE, True, True)),
+        # Added with issue 9 (files): after every draw above.
+        ("file offer", FileOffer(0x12345678, "report.pdf", 10, rng(32), limits.MAX_FILE_CHUNK)),
+        ("file offer, empty file", FileOffer(U32, "empty.txt", 0, hashlib.sha256().digest(), 1)),
+        ("file answer: accepted, resume at 262144", FileAnswer(0x12345678, True, 262144)),
+        ("file answer: declined", FileAnswer(1, False, 0)),
+        ("file end: complete", FileEnd(0x12345678, FileEndReason.COMPLETE)),
+        ("file end: integrity failed", FileEnd(1, FileEndReason.INTEGRITY_FAILED)),
+        # Added with issue 9 (annotation, host notes): after every draw above.
         (
-            "file chunk, first",
-            FileChunk(1, 0, rng(10), name="report.pdf", size=10, sha256=rng(32)),
+            "annotation: arrow",
+            Annotation(8, 0x0000FF, 4, (Point(10, 20), Point(300, 400)), kind=AnnotationKind.ARROW),
         ),
+        (
+            "annotation: highlight",
+            Annotation(9, 0xFFFF00, 24, (Point(5, 5), Point(50, 5)), kind=AnnotationKind.HIGHLIGHT),
+        ),
+        ("annotation: clear", Annotation(0, 0, 1, (), clear=True)),
+        ("notes", Notes("Decisions:\n- ship on Friday ✅")),
     ]
 
 
@@ -468,10 +504,26 @@ def messages_vectors() -> dict[str, Any]:
         ("signature of 63 bytes", FrameType.KEY_COMMIT, [b"", bytes(63)]),
         ("cursor beyond the largest screen", FrameType.CURSOR, [16385, 0, True]),
         ("tile of width 0", FrameType.SCREEN_UPDATE, [1, 1, True, [[0, 0, 0, 1, 0, b""]]]),
-        ("sha256 of 31 bytes", FrameType.FILE_CHUNK, [0, 0, b"", "", 0, bytes(31)]),
+        ("file chunk: transfer id 0", FrameType.FILE_CHUNK, [0, 0, b"x"]),
+        ("file chunk: no data", FrameType.FILE_CHUNK, [1, 0, b""]),
+        ("file chunk: the old six fields", FrameType.FILE_CHUNK, [1, 0, b"x", "", 0, b""]),
+        ("file offer: sha256 of 31 bytes", FrameType.FILE_OFFER, [1, "a", 1, bytes(31), 1]),
+        ("file offer: empty name", FrameType.FILE_OFFER, [1, "", 1, bytes(32), 1]),
+        (
+            "file offer: over 2 GiB",
+            FrameType.FILE_OFFER,
+            [1, "a", limits.MAX_FILE_BYTES + 1, bytes(32), 1],
+        ),
+        ("file offer: chunk size 0", FrameType.FILE_OFFER, [1, "a", 1, bytes(32), 0]),
+        ("file answer: 1 for a boolean", FrameType.FILE_ANSWER, [1, 1, 0]),
+        ("file end: unknown reason", FrameType.FILE_END, [1, 5]),
         ("a roster entry with an extra field", FrameType.MEMBER_JOINED, [1, 1, b"", 0]),
         ("a tile with a missing field", FrameType.SCREEN_UPDATE, [1, 1, True, [[0, 0, 1, 1, 0]]]),
-        ("a point with an extra field", FrameType.ANNOTATION, [0, 0, 1, [[0, 0, 0]], False]),
+        ("a point with an extra field", FrameType.ANNOTATION, [0, 0, 1, [[0, 0, 0]], False, 1]),
+        ("annotation: unknown kind", FrameType.ANNOTATION, [0, 0, 1, [[0, 0]], False, 4]),
+        ("annotation without its kind", FrameType.ANNOTATION, [0, 0, 1, [[0, 0]], False]),
+        ("empty notes", FrameType.NOTES, [""]),
+        ("notes over 100000 characters", FrameType.NOTES, ["x" * (limits.MAX_NOTES_CHARS + 1)]),
         ("roster without its epoch", FrameType.ROSTER, [1, [], 0, 0, False]),
         ("roster without its lobby", FrameType.ROSTER, [1, [], 0, 0, False, 0]),
         ("admit with 1 for a boolean", FrameType.ADMIT, [4, 1]),
@@ -479,6 +531,10 @@ def messages_vectors() -> dict[str, Any]:
         ("waiting: entry fields not nested", FrameType.WAITING, [4, 2, b"", 1]),
         ("waiting: unknown reason", FrameType.WAITING, [[4, 2, b""], 3]),
         ("waiting without its reason", FrameType.WAITING, [[4, 2, b""]]),
+        ("share state: mode 0", FrameType.SHARE_STATE, [0, False, False]),
+        ("share state: unknown mode", FrameType.SHARE_STATE, [4, False, False]),
+        ("share state: 1 for a boolean", FrameType.SHARE_STATE, [1, 1, False]),
+        ("share state without masked", FrameType.SHARE_STATE, [1, False]),
     ]
     invalid = [
         {"name": name, "type": frame_type.name, "body": pack(fields).hex(), "error": "MessageError"}
@@ -983,6 +1039,13 @@ def content_vectors() -> dict[str, Any]:
             EVERYONE,
             Flags.KEYFRAME,
         ),
+        (
+            "the share paused (the screen channel's second frame)",
+            1,
+            ShareState(ShareMode.PAUSED, False, True),
+            EVERYONE,
+            Flags.SUPERSEDABLE,
+        ),
     ]
     frames = []
     for name, sender, message, target, flags in sends:
@@ -1120,6 +1183,33 @@ def security_code_vectors() -> dict[str, Any]:
     }
 
 
+def chat_rules_vectors() -> dict[str, Any]:
+    """Every case of the chat rule (docs/protocol.md §5.5), as the relay and each
+    receiving client decide it: protocol.session.chat_allowed and its JS twin."""
+    cases = []
+    for rule in ChatRule:
+        for sender_leads in (False, True):
+            for target in ("everyone", "member"):
+                for target_leads in (False, True) if target == "member" else (False,):
+                    to = EVERYONE if target == "everyone" else 7
+                    cases.append(
+                        {
+                            "rule": rule.name,
+                            "sender_leads": sender_leads,
+                            "target": number(to),
+                            "target_leads": target_leads,
+                            "allowed": chat_allowed(rule, sender_leads, to, target_leads),
+                        }
+                    )
+    return {
+        "description": (
+            "Who may send a chat line where. A member 'leads' when it presents or is a "
+            "host; target is EVERYONE (0xFFFFFFFF) or one member's id."
+        ),
+        "cases": cases,
+    }
+
+
 # Output ------------------------------------------------------------------------------
 
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -1131,6 +1221,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "commit.json": commit_vectors,
     "content.json": content_vectors,
     "security_code.json": security_code_vectors,
+    "chat_rules.json": chat_rules_vectors,
 }
 
 

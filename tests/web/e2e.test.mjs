@@ -22,6 +22,7 @@ import * as ks from "../../src/relaydesk/web/static/js/protocol/keys.js";
 import { signTicket } from "../../src/relaydesk/web/static/js/protocol/tickets.js";
 import { ed25519Sign, randomBytes } from "../../src/relaydesk/web/static/js/protocol/primitives.js";
 import { concat } from "../../src/relaydesk/web/static/js/protocol/bytes.js";
+import * as limits from "../../src/relaydesk/web/static/js/protocol/limits.js";
 import {
   CommitRejected,
   DecryptionFailed,
@@ -603,4 +604,21 @@ test("flags are authenticated and kept", async () => {
   assert.equal(parsed.header.flags, Flags.KEYFRAME);
   assert.equal((await bob.e2e.open(parsed, NOW)).tiles.length, 1);
   assert.deepEqual(decodeMessage(FrameType.CHAT, encodeMessage(chat("x"))), chat("x"));
+});
+
+test("a stray epoch counts only signed by a present member, bounded, and seldom", async () => {
+  const { alice, bob, carol } = await threeInEpochOne();
+  const epochSecret = new Uint8Array(32); // the stray epoch's key: Alice lacks it anyway
+  const frame = (epoch, signer, sender = 2) => craft({ epochSecret, signer, epoch, sender });
+  const held = alice.e2e.current.number;
+  assert.equal(await alice.e2e.strayEpoch(await frame(held + 2, carol.keys), NOW), false); // forged
+  const tooFar = held + 1 + limits.MAX_STRAY_EPOCH_JUMP + 1;
+  assert.equal(await alice.e2e.strayEpoch(await frame(tooFar, bob.keys), NOW), false);
+  assert.equal(alice.e2e.needsRekey(NOW), false);
+  assert.equal(await alice.e2e.strayEpoch(await frame(held + 2, bob.keys), NOW), true);
+  assert.equal(alice.e2e.needsRekey(NOW), true);
+  const soon = NOW + limits.EPOCH_GRACE_SECONDS - 0.001;
+  assert.equal(await alice.e2e.strayEpoch(await frame(held + 3, bob.keys), soon), false);
+  const later = NOW + limits.EPOCH_GRACE_SECONDS;
+  assert.equal(await alice.e2e.strayEpoch(await frame(held + 3, bob.keys), later), true);
 });

@@ -125,7 +125,7 @@ test("packHeader refuses values this side must not send", () => {
   };
   assert.equal(packHeader(good, 0).length, HEADER_SIZE);
   const bad = [
-    { type: 0x17 },
+    { type: 0x18 },
     { sessionUid: new Uint8Array(15) },
     { epoch: -1 },
     { sender: 2 ** 32 },

@@ -152,15 +152,14 @@ test("a Python leader: JavaScript members apply its commit and chat with it both
     {
       type: FrameType.FILE_CHUNK,
       transferId: 9,
-      offset: (1n << 60n) + 1n,
+      offset: 2 ** 31 - 2,
       data: h("cafe"),
-      size: 2 ** 53 - 1,
     },
     1,
   );
   assert.deepEqual(
     (await peer.request({ command: "open", frame: toHex(serializeFrame(chunk)) })).fields,
-    [9, { int: String((1n << 60n) + 1n) }, { bin: "cafe" }, "", 2 ** 53 - 1, { bin: "" }],
+    [9, 2 ** 31 - 2, { bin: "cafe" }],
   );
   // Python refuses a replay and a changed bit, as the JavaScript side does
   const wire = serializeFrame(reply);

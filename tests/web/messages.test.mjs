@@ -116,13 +116,17 @@ test("encoding checks the same rules as decoding (TypeError for the caller's bug
     { type: FrameType.CURSOR, x: 16385, y: 0, visible: true },
     { type: FrameType.HELLO, ticket: "ticket" },
     { type: FrameType.CONSENT_ANSWER, kind: 3, granted: true },
+    { type: FrameType.FILE_CHUNK, transferId: 1, offset: 0, data: new Uint8Array(0) },
+    { type: FrameType.FILE_CHUNK, transferId: 0, offset: 0, data: new Uint8Array(1) },
     {
-      type: FrameType.FILE_CHUNK,
+      type: FrameType.FILE_OFFER,
       transferId: 1,
-      offset: 0,
-      data: new Uint8Array(0),
+      name: "a",
+      size: 1,
       sha256: new Uint8Array(31),
+      chunkSize: 1,
     },
+    { type: FrameType.FILE_END, transferId: 1, reason: 9 },
     { type: 0x15 },
     null,
   ];
@@ -255,7 +259,6 @@ test("defaults fill what a caller leaves out, never a missing field on the wire"
   const cases = [
     { type: FrameType.INPUT_EVENT, kind: InputKind.KEY, keysym: 0x61, pressed: true },
     { type: FrameType.ANNOTATION, strokeId: 1, color: 0, width: 1, points: [] },
-    { type: FrameType.FILE_CHUNK, transferId: 1, offset: 0, data: new Uint8Array(1) },
   ];
   for (const message of cases) {
     const fields = messageToFields(message);

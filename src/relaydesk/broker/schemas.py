@@ -237,7 +237,8 @@ class RecordAnswer(_Body):
     session_uid: str = Field(description="hex")
     kind: str = Field(
         description="session_start, session_end, join, leave, consent_asked, "
-        "consent_answered, grant, revoke, refused, lobby, admit, expel, role or lock"
+        "consent_answered, grant, revoke, refused, lobby, admit, expel, role, lock or "
+        "permissions"
     )
     member_id: int | None
     display_name: str | None

@@ -11,21 +11,25 @@ import re
 import signal
 import ssl
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from relaydesk import limits
 from relaydesk.client.api import BrokerApi, SessionSettings, needs_one_time_code
-from relaydesk.client.member import Member, Rejected
+from relaydesk.client.member import Member, Received, Rejected
 from relaydesk.client.profile import Profile, ServerEntry, server_key
 from relaydesk.client.trust import Ask, trust_server
-from relaydesk.errors import ApiError, ClientError, RelayClosed, TileError
+from relaydesk.errors import ApiError, ClientError, RelayClosed, RelaydeskError, TileError
 from relaydesk.protocol.frames import EVERYONE, Header
 from relaydesk.protocol.keys import MemberKeys
 from relaydesk.protocol.messages import (
     Admit,
+    Annotation,
     AnyMessage,
     Chat,
+    ChatRule,
     ConsentKind,
     ConsentOutcome,
     ConsentPrompt,
@@ -36,6 +40,8 @@ from relaydesk.protocol.messages import (
     Lock,
     MemberJoined,
     MemberLeft,
+    Notes,
+    Permissions,
     PresenterRequest,
     Refresh,
     Revoke,
@@ -43,6 +49,7 @@ from relaydesk.protocol.messages import (
     RoleChange,
     Roster,
     ScreenUpdate,
+    ShareState,
     Waiting,
     WaitReason,
 )
@@ -50,6 +57,7 @@ from relaydesk.protocol.messages import (
 if TYPE_CHECKING:  # imported where used: numpy, Pillow and Xlib slow every command's start
     from relaydesk.agent.presenter import Presenter
     from relaydesk.cli.console import Console
+    from relaydesk.screen.drawings import Drawings
     from relaydesk.screen.framebuffer import FrameBuffer
 
 SESSION_ID = re.compile(r"^\d{9}$")
@@ -75,10 +83,18 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "--password-stdin", action="store_true", help="read a session password from stdin"
     )
     start.add_argument(
-        "--snapshot", type=Path, help="on exit, write what you last saw of another's screen"
+        "--snapshot",
+        type=Path,
+        help="on exit, write the shared screen (yours or another's) with what was drawn on it",
+    )
+    start.add_argument(
+        "--notes",
+        type=Path,
+        help="a text file of your notes: sent to everyone when you end the session",
     )
     _session_options(start)
     _connection_options(start)
+    _file_options(start)
     start.set_defaults(handler=lambda a: asyncio.run(run_start(a)))
 
     join = commands.add_parser("join", help="join a session and view the shared screen")
@@ -90,6 +106,7 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     join.add_argument("--snapshot", type=Path, help="write the shared screen as PNG on exit")
     join.add_argument("--duration", type=float, help="leave after this many seconds")
     _connection_options(join)
+    _file_options(join)
     join.set_defaults(handler=lambda a: asyncio.run(run_join(a)))
 
 
@@ -114,6 +131,15 @@ def _session_options(parser: argparse.ArgumentParser) -> None:
         dest="join_before_host",
         action="store_false",
         help="nobody is let in before you (they wait); by default they may chat",
+    )
+
+
+def _file_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--downloads",
+        type=Path,
+        help="where files others send you are kept, once you accept each (default: your "
+        "Downloads folder)",
     )
 
 
@@ -192,6 +218,7 @@ async def run_start(args: argparse.Namespace) -> int:
     url, entry = _logged_in_server(profile, args.server)
     context = trust_server(url, profile, args.fingerprint, _ask())
     password = _secret(True, "") if args.password_stdin else None
+    notes = _read_notes(args.notes)
     settings = SessionSettings(
         title=args.title,
         listed=args.listed,
@@ -203,8 +230,22 @@ async def run_start(args: argparse.Namespace) -> int:
     await host_session(
         url, context, entry.token, args.name or entry.username, args.id, password,
         os.environ.get("DISPLAY"), snapshot=args.snapshot, settings=settings,
+        downloads=args.downloads, notes=notes,
     )  # fmt: skip
     return 0
+
+
+def _read_notes(path: Path | None) -> str:
+    """The host's notes (``--notes FILE``), read now: a missing file fails at once."""
+    if path is None:
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ClientError(f"cannot read the notes file {path}: {error}") from None
+    if len(text) > limits.MAX_NOTES_CHARS:
+        raise ClientError(f"the notes are longer than {limits.MAX_NOTES_CHARS} characters")
+    return text
 
 
 async def host_session(
@@ -218,12 +259,17 @@ async def host_session(
     join_hint: str = "",
     snapshot: Path | None = None,
     settings: SessionSettings | None = None,
+    downloads: Path | None = None,
+    notes: str = "",
 ) -> None:
     """Create a session, join it as its host and share ``display`` until interrupted;
-    then end the session for everyone. ``join_hint`` is shown with ``{invite}`` filled."""
+    then end the session for everyone (``notes`` first, if any, to everyone).
+    ``join_hint`` is shown with ``{invite}`` filled."""
     from relaydesk.agent.presenter import Presenter  # noqa: PLC0415 - needs a display
     from relaydesk.cli.console import Console  # noqa: PLC0415
+    from relaydesk.cli.files import FileDesk, default_downloads  # noqa: PLC0415 - rich
     from relaydesk.screen.capture import ScreenCapture  # noqa: PLC0415
+    from relaydesk.screen.drawings import Drawings  # noqa: PLC0415
     from relaydesk.screen.framebuffer import FrameBuffer  # noqa: PLC0415
 
     ScreenCapture(display).close()  # no session at all if the screen cannot be opened
@@ -240,19 +286,27 @@ async def host_session(
             created.session_id, name, keys.x25519_public, keys.ed25519_public, password
         )
         member = Member(joined, keys, context)
-        presenter = Presenter(member, lambda: ScreenCapture(display))
-        console = Console(member, display, say)
+        presenter = Presenter(member, lambda: ScreenCapture(display), display=display)
+        console = Console(member, display, say, presenter)
+        files = FileDesk(member, downloads or default_downloads(), console.ask, say)
+        console.files = files
+        console.notes = notes
         picture = FrameBuffer()  # when someone else presents, the host watches too
+        drawings = Drawings()
         try:
             await member.connect()
             await _until_interrupted(
-                _member_loop(member, console, presenter, picture, host=True),
+                _member_loop(member, console, presenter, picture, host=True, drawings=drawings),
                 presenter.run(),
                 console.read_lines(),
             )
         finally:
             console.close_control()
-            _write_snapshot(picture, snapshot)
+            files.close()
+            _write_snapshot(picture, snapshot, drawings, presenter)
+            if notes:
+                with contextlib.suppress(RelaydeskError):
+                    await console.end_with_notes()
             with contextlib.suppress(ClientError):
                 await api.end_session(created.session_id)
             await member.close()
@@ -283,8 +337,27 @@ def _meeting_news(member: Member, console: Console, message: AnyMessage) -> str 
             if locked:
                 return "* The session is locked: nobody new can join."
             return "* The session is unlocked."
+        case Permissions() as permissions:
+            return "* " + _permissions_line(console, permissions)
         case _:
             return None
+
+
+CHAT_RULE_TEXT = {
+    ChatRule.EVERYONE: "attendees chat with everyone",
+    ChatRule.PRESENTER: "attendees chat only privately, with the presenter or a host",
+    ChatRule.NOBODY: "attendees do not chat",
+}
+
+
+def _permissions_line(console: Console, permissions: Permissions) -> str:
+    annotators = ", ".join(console.name(m) for m in permissions.annotators) or "nobody else"
+    return (
+        f"Now {CHAT_RULE_TEXT[permissions.chat]}; annotating besides the presenter and "
+        f"hosts: {annotators}; saving snapshots "
+        f"{'allowed' if permissions.may_save else 'not allowed'}; recording "
+        f"{'allowed' if permissions.may_record else 'not allowed'}."
+    )
 
 
 WAITING_TEXT = {
@@ -312,6 +385,43 @@ def _show_chat(member: Member, header: Header, text: str) -> None:
     name = member.names.get(header.sender, f"member {header.sender}")
     private = " (privately)" if header.target != EVERYONE else ""
     say(f"[chat] {name}{private}: {text}")
+
+
+async def _drawings_first(
+    items: AsyncIterator[Received | Rejected], console: Console, drawings: Drawings | None
+) -> AsyncIterator[Received | Rejected]:
+    """What arrives; strokes and the host's notes are shown here and go no further."""
+    async for item in items:
+        if isinstance(item, Received) and _drawn_or_notes(
+            console, drawings, item.header.sender, item.message
+        ):
+            continue
+        yield item
+
+
+def _drawn_or_notes(
+    console: Console, drawings: Drawings | None, sender: int, message: AnyMessage
+) -> bool:
+    """Strokes (kept, for the snapshot) and the host's notes (printed); True when
+    ``message`` was one of them. A new presenter wipes the drawings."""
+    name = console.name(sender)
+    match message:
+        case Annotation() as stroke if drawings is not None:
+            drawings.apply(sender, stroke)
+            strokes = drawings.count(sender)
+            if stroke.clear:
+                say(f"* {name} cleared their drawings")
+            else:
+                say(f"* {name} drew on the screen ({strokes} stroke{'' if strokes == 1 else 's'})")
+            return True
+        case Notes(text):
+            say(f"--- Notes from {name} ---")
+            say(text)
+            say("--- end of the notes ---")
+            return True
+        case Grant(ConsentKind.PRESENT) if drawings is not None:
+            drawings.clear_all()  # another screen: the drawings were on the old one
+    return False
 
 
 def _show_security_code(member: Member, shown: str | None) -> str | None:
@@ -365,7 +475,9 @@ def parse_target(target: str, server: str | None, profile: Profile) -> tuple[str
 async def run_join(args: argparse.Namespace) -> int:
     from relaydesk.agent.presenter import Presenter  # noqa: PLC0415 - numpy, Pillow, Xlib
     from relaydesk.cli.console import Console  # noqa: PLC0415
+    from relaydesk.cli.files import FileDesk, default_downloads  # noqa: PLC0415 - rich
     from relaydesk.screen.capture import ScreenCapture  # noqa: PLC0415
+    from relaydesk.screen.drawings import Drawings  # noqa: PLC0415
     from relaydesk.screen.framebuffer import FrameBuffer  # noqa: PLC0415
 
     profile = Profile(args.config_dir)
@@ -383,11 +495,16 @@ async def run_join(args: argparse.Namespace) -> int:
     member = Member(joined, keys, context)
     picture = FrameBuffer()
     display = os.environ.get("DISPLAY") or None
-    console = Console(member, display, say)
-    presenter = Presenter(member, lambda: ScreenCapture(display)) if display else None
+    presenter = (
+        Presenter(member, lambda: ScreenCapture(display), display=display) if display else None
+    )
+    console = Console(member, display, say, presenter)
+    files = FileDesk(member, args.downloads or default_downloads(), console.ask, say)
+    console.files = files
+    drawings = Drawings()
     try:
         await member.connect()
-        job = _member_loop(member, console, presenter, picture, host=False)
+        job = _member_loop(member, console, presenter, picture, host=False, drawings=drawings)
         if args.duration is not None:
             job = _for_at_most(job, args.duration)
         jobs = [job, console.read_lines()] + ([presenter.run()] if presenter else [])
@@ -396,19 +513,39 @@ async def run_join(args: argparse.Namespace) -> int:
         say(f"Disconnected: {closed.reason}")
     finally:
         console.close_control()
+        files.close()
+        # Before any await: a presenter's own picture goes when its task is cancelled.
+        _write_snapshot(picture, args.snapshot, drawings, presenter)
         await member.close()
-        _write_snapshot(picture, args.snapshot)
     return 0
 
 
-def _write_snapshot(picture: FrameBuffer, path: Path | None) -> None:
+def _write_snapshot(
+    picture: FrameBuffer,
+    path: Path | None,
+    drawings: Drawings | None = None,
+    presenter: Presenter | None = None,
+) -> None:
+    """The shared screen as this member last saw it, with what was drawn over it: the
+    picture received, or (presenting) this member's own screen as viewers got it."""
     if path is None:
         return
+    from PIL import Image  # noqa: PLC0415 - Pillow is slow to import
+
+    from relaydesk.screen.picture import to_rgb  # noqa: PLC0415 - numpy
+
     if picture.ready:
-        picture.to_png(path)
-        say(f"Snapshot written to {path}")
+        rgb = picture.to_rgb()
+    elif presenter is not None and presenter.picture is not None:
+        rgb = to_rgb(presenter.picture)  # what every viewer has (masked), as they see it
     else:
         say("No picture was received; no snapshot written.")
+        return
+    if drawings:
+        rgb = drawings.draw_over(rgb)
+    Image.fromarray(rgb).save(path, format="PNG")
+    drawn = f", with {len(drawings)} strokes drawn over it" if drawings else ""
+    say(f"Snapshot written to {path}{drawn}")
 
 
 async def _for_at_most(job: Any, seconds: float) -> None:
@@ -428,18 +565,28 @@ async def _show(member: Member, picture: FrameBuffer, update: ScreenUpdate) -> b
     return True
 
 
+async def _files_first(member: Member, console: Console) -> AsyncIterator[Received | Rejected]:
+    """What arrives; file messages go to the console's files (cli/files.py) and no further."""
+    async for item in member.messages():
+        files = console.files
+        if isinstance(item, Received) and files and await files.handle(item.header, item.message):
+            continue
+        yield item
+
+
 async def _member_loop(
     member: Member,
     console: Console,
     presenter: Presenter | None,
     picture: FrameBuffer | None,
     host: bool,
+    drawings: Drawings | None = None,
 ) -> None:
     """Everything that arrives, shown to the person or acted on, until the session ends."""
     code = None
     showing: int | None = None  # whose screen the picture shows
     prompts: set[asyncio.Task[None]] = set()  # open consent questions
-    async for item in member.messages():
+    async for item in _drawings_first(_files_first(member, console), console, drawings):
         if isinstance(item, Rejected):
             say(f"! dropped a frame from {console.name(item.header.sender)}: {item.error}")
             continue
@@ -459,6 +606,8 @@ async def _member_loop(
                     showing = header.sender  # the first picture of this presenter
                     name = console.name(header.sender)
                     say(f"Showing {name}'s screen, {update.width}x{update.height}.")
+            case ShareState() as state if header.sender == member.presenter:
+                console.share_state(header.sender, state)
             case InputEvent() as event:
                 console.input(header, event)
             case ConsentPrompt() as prompt:

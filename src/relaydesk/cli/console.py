@@ -5,24 +5,38 @@ the next line answers it ("y" or "yes" is yes; anything else, or no answer withi
 ``limits.CONSENT_TIMEOUT_SECONDS``, is no). Remote control is injected into this
 member's own display only while this member presents, only from the member it granted
 control to, and ends at once with Ctrl+F12 on this display or ``/revoke``.
+
+The presenter's privacy controls (``/pause``, ``/hide``, ``/exclude``, ``/only``...,
+docs/privacy.md) change the presenter's ``PrivacySettings``; the rules they set are in
+``agent/privacy.py``. Remote input passes that layer's check (``Presenter
+.input_refusal``) before it is injected: what it refuses is dropped and reported here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import sys
 import threading
+import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from msgspec.structs import replace
 
 from relaydesk import limits
 from relaydesk.agent.hotkey import RevokeHotkey
 from relaydesk.agent.inject import InputInjector
+from relaydesk.cli.files import HELP as FILES_HELP
+from relaydesk.cli.files import FileDesk
 from relaydesk.client.member import Member
 from relaydesk.errors import RelaydeskError
 from relaydesk.protocol.frames import Header
 from relaydesk.protocol.messages import (
     Admit,
     Chat,
+    ChatRule,
     ConsentAnswer,
     ConsentKind,
     ConsentPrompt,
@@ -33,12 +47,19 @@ from relaydesk.protocol.messages import (
     InputEvent,
     InputKind,
     Lock,
+    Notes,
     PresenterRequest,
     Revoke,
     RevokeReason,
     Role,
     RoleChange,
+    ShareMode,
+    ShareState,
 )
+
+if TYPE_CHECKING:  # numpy and the screen modules load only when a display is there
+    from relaydesk.agent.presenter import Presenter
+    from relaydesk.agent.privacy import PrivacySettings
 
 Say = Callable[[str], None]
 
@@ -49,24 +70,108 @@ HELP = """Commands (anything else you type is sent as chat):
   /control              ask the presenter for remote control
   /revoke               end remote control (also Ctrl+F12 on the presenter's keyboard)
   /move X Y  /click X Y [BUTTON]  /type TEXT  /key KEYSYM   remote input, once granted
+  /to NAME|presenter TEXT   a private chat line
+The presenter and hosts decide what attendees may do:
+  /chat everyone|presenter|nobody   who attendees may chat with (presenter: privately,
+                        with the presenter or a host only)
+  /allow save|record  /deny save|record     saving a snapshot, recording (honest clients)
+  /allow annotate NAME  /deny annotate NAME drawing on the shared screen
+While you present (what never leaves your screen; docs/privacy.md):
+  /pause  /resume       freeze the picture (viewers keep the last one), then go on
+  /hide  /show          hide the screen (viewers see a card), then show it again
+  /wallpaper off|on     wallpaper, desktop icons and panels: a plain colour / shown
+  /exclude NAME         never show an application: its WM_CLASS or part of its title
+  /include NAME         show an excluded application again
+  /only NAME            share that application only; /all: the whole screen again
+  /windows              the windows you can pick, with their class and title
 Hosts:
   /admit NAME  /refuse NAME   let someone waiting in the lobby in, or turn them away
   /lock  /unlock        nobody new can join while locked
   /expel NAME           remove someone for good
   /host NAME            hand over host (and the keys) to someone; you stay a participant
   /end                  end the session for everyone"""
+HELP += "\n" + FILES_HELP
+
+
+UNSAID = ShareState(ShareMode.LIVE, False, False)  # what a presenter who said nothing shares
+
+
+def share_news(name: str, before: ShareState, after: ShareState) -> list[str]:
+    """What the person is told when the presenter ``name`` changes what it shares."""
+    lines = []
+    if after.mode is not before.mode:
+        match after.mode:
+            case ShareMode.PAUSED:
+                lines.append(f"{name} paused the share: you keep the last picture.")
+            case ShareMode.HIDDEN:
+                lines.append(f"{name} hid the screen.")
+            case ShareMode.LIVE:
+                again = (
+                    "resumed the share"
+                    if before.mode is ShareMode.PAUSED
+                    else "shows the screen again"
+                )
+                lines.append(f"{name} {again}.")
+    if after.only_window and not before.only_window:
+        lines.append(f"{name} shares one application only; the rest is masked.")
+    elif before.only_window and not after.only_window:
+        rest = ", with parts masked" if after.masked else ""
+        lines.append(f"{name} shares the whole screen again{rest}.")
+    elif after.masked and not before.masked:
+        lines.append(f"{name} masks parts of the screen.")
+    elif before.masked and not after.masked:
+        lines.append(f"{name} shows all of the screen again.")
+    return lines
+
+
+CHAT_VERBS = frozenset({"to", "chat", "allow", "deny"})
+PRIVACY_VERBS = frozenset(
+    {"pause", "resume", "hide", "show", "wallpaper", "exclude", "include", "only", "all",
+     "windows"}
+)  # fmt: skip
+PRIVACY_USAGE = {
+    "pause": "/pause", "resume": "/resume", "hide": "/hide", "show": "/show",
+    "wallpaper": "/wallpaper off|on", "exclude": "/exclude NAME", "include": "/include NAME",
+    "only": "/only NAME", "all": "/all", "windows": "/windows",
+}  # fmt: skip
+VERDICT_NAMES = {"SHOWN": "shown", "EXCLUDED": "excluded", "DESKTOP": "desktop",
+                 "OUTSIDE": "masked"}  # fmt: skip
 
 
 class Console:
-    def __init__(self, member: Member, display: str | None, say: Say) -> None:
+    def __init__(
+        self,
+        member: Member,
+        display: str | None,
+        say: Say,
+        presenter: Presenter | None = None,
+    ) -> None:
         self.member = member
         self.display = display
         self.say = say
+        self.presenter = presenter
+        self._drops: dict[str, tuple[float | None, int]] = {}  # reason: (reported at, since)
+        self._shared = UNSAID  # what the presenter (another member) said it shares
+        self._shared_from: int | None = None
         self._question: asyncio.Future[str] | None = None
         self._injector: InputInjector | None = None
         self._hotkey: RevokeHotkey | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_revoke: asyncio.Future[None] | None = None
+        self.files: FileDesk | None = None  # files to and from others (cli/files.py)
+        self.notes = ""  # the host's notes (start --notes FILE), sent just before the end
+        self._ended = False  # this member ended the session (END sent)
+
+    async def end_with_notes(self) -> None:
+        """End the session for everyone; the notes, if any, go to everyone first (the same
+        ordered link, so they arrive just before END)."""
+        if self._ended:
+            return
+        self._ended = True
+        if self.notes:
+            await self.member.send_content(Notes(self.notes))
+            self.say("Your notes were sent to everyone.")
+        await self.member.send(End(EndReason.ENDED_BY_HOST))
 
     def name(self, member_id: int) -> str:
         if member_id == self.member.member_id:
@@ -122,7 +227,9 @@ class Console:
                 await member.send(RoleChange(self.find(who), Role.HOST))
                 await member.send(RoleChange(member.member_id, Role.PARTICIPANT))
             case "end", []:
-                await member.send(End(EndReason.ENDED_BY_HOST))
+                await self.end_with_notes()
+            case _ if verb in CHAT_VERBS:
+                await self.chat_command(verb, args, rest)
             case "stop", []:
                 await member.send(
                     Revoke(ConsentKind.PRESENT, member.presenter or 0, RevokeReason.BY_PRESENTER)
@@ -143,6 +250,8 @@ class Console:
                         )  # fmt: skip
             case "type", _ if rest:
                 await self.send_input(InputEvent(InputKind.TEXT, text=rest))
+            case _ if verb in PRIVACY_VERBS:
+                await self.privacy(verb, rest.strip())
             case "key", [name]:
                 from Xlib import XK  # noqa: PLC0415 - keysym names only
 
@@ -152,8 +261,39 @@ class Console:
                     return
                 for pressed in (True, False):
                     await self.send_input(InputEvent(InputKind.KEY, keysym=keysym, pressed=pressed))
-            case _:
+            case _ if not await self.file_command(verb, rest):
                 self.say(f"! unknown command /{verb} (try /help)")
+
+    async def chat_command(self, verb: str, args: list[str], rest: str) -> None:
+        """Private chat, and what attendees may do (the presenter's and hosts' say)."""
+        member = self.member
+        match verb, args:
+            case "to", [who, *_] if rest.partition(" ")[2].strip():
+                target = member.presenter if who == "presenter" else self.find(who)
+                if target is None:
+                    raise RelaydeskError("nobody is presenting")
+                line = rest.partition(" ")[2].strip()[: limits.MAX_CHAT_CHARS]
+                await member.send_content(Chat(line), target)
+            case "chat", [rule] if rule.upper() in ChatRule.__members__:
+                await member.send(replace(member.permissions, chat=ChatRule[rule.upper()]))
+            case (("allow" | "deny"), ["save" | "record" as what]):
+                field = "may_save" if what == "save" else "may_record"
+                await member.send(replace(member.permissions, **{field: verb == "allow"}))
+            case (("allow" | "deny"), ["annotate", who]):
+                annotators = set(member.permissions.annotators) - {self.find(who)}
+                if verb == "allow":
+                    annotators.add(self.find(who))
+                permissions = replace(member.permissions, annotators=tuple(sorted(annotators)))
+                await member.send(permissions)
+            case _:
+                self.say(f"! usage: see /help (/{verb})")
+
+    async def file_command(self, verb: str, rest: str) -> bool:
+        """/send, /cancel and /files (cli/files.py); False for any other verb."""
+        if self.files is None or verb not in ("send", "cancel", "files"):
+            return False
+        await self.files.command(verb, rest, self.find)
+        return True
 
     def who(self) -> None:
         member = self.member
@@ -187,6 +327,122 @@ class Console:
         if presenter is None or self.member.control_holder != self.member.member_id:
             raise RelaydeskError("you have no remote control (ask with /control)")
         await self.member.send_content(event, presenter)
+
+    # Privacy: what leaves this member's screen while it presents -----------------------
+
+    async def privacy(self, verb: str, arg: str) -> None:
+        """The presenter's privacy controls (docs/privacy.md)."""
+        presenter = self.presenter
+        if presenter is None:
+            self.say("! this client has no screen to share (DISPLAY is not set)")
+            return
+        if verb == "windows" and not arg:
+            self.show_windows()
+            return
+        settings = presenter.settings
+        try:
+            changed = self._privacy_change(settings, verb, arg)
+        except ValueError as error:
+            self.say(f"! {error}")
+            return
+        if changed is None:
+            self.say(f"! usage: {PRIVACY_USAGE[verb]} (see /help)")
+            return
+        new, note = changed
+        await presenter.change(new)
+        self.say(note)
+        if new.needs_windows and verb in ("exclude", "only"):
+            self._warn_if_nothing_matches(arg, verb)
+        if not presenter.presenting:
+            self.say("  (You are not presenting now: this holds when you do.)")
+
+    def _privacy_change(
+        self, settings: PrivacySettings, verb: str, arg: str
+    ) -> tuple[PrivacySettings, str] | None:
+        """The settings a command asks for, and what to tell the person; None: not a
+        valid command. ValueError: a valid command that cannot be done."""
+        replace = dataclasses.replace
+        match verb, arg:
+            case "pause", "":
+                return (replace(settings, mode=ShareMode.PAUSED),
+                        "Share paused: viewers keep the last picture, and nothing is sent "
+                        "until /resume.")  # fmt: skip
+            case "hide", "":
+                return (replace(settings, mode=ShareMode.HIDDEN),
+                        "Screen hidden: viewers see a card, and nothing is sent until "
+                        "/show.")  # fmt: skip
+            case (("resume" | "show"), ""):
+                if settings.mode is ShareMode.LIVE:
+                    raise ValueError("the share is live already")
+                return replace(settings, mode=ShareMode.LIVE), "The share is live again."
+            case "wallpaper", ("on" | "off"):
+                hide = arg == "off"
+                note = ("Wallpaper, desktop icons and panels are hidden (a plain colour)."
+                        if hide else "Wallpaper, desktop icons and panels are shown.")  # fmt: skip
+                return replace(settings, hide_desktop=hide), note
+            case "exclude", _ if arg:
+                return (settings.exclude(arg),
+                        f"Excluded {arg!r}: its windows are masked in every picture, and "
+                        "input aimed at them is dropped.")  # fmt: skip
+            case "include", _ if arg:
+                return settings.include(arg), f"{arg!r} is shown again."
+            case "only", _ if arg:
+                return (settings.share_only(arg),
+                        f"Sharing {arg!r} only: everything else is masked, and input "
+                        "outside it is dropped.")  # fmt: skip
+            case "all", "":
+                if settings.only is None:
+                    raise ValueError("you share the whole screen already")
+                return settings.share_only(None), "Sharing the whole screen again."
+        return None
+
+    def _warn_if_nothing_matches(self, pattern: str, verb: str) -> None:
+        from relaydesk.agent.privacy import matches  # noqa: PLC0415 - needs the display
+
+        presenter = self.presenter
+        assert presenter is not None
+        try:
+            windows = presenter.window_list()
+        except RelaydeskError:
+            return
+        if not any(matches(window, pattern) for window, _ in windows):
+            then = "any that does will be masked" if verb == "exclude" else "all is masked"
+            self.say(f"  No window matches {pattern!r} now; {then} (see /windows).")
+
+    def show_windows(self) -> None:
+        presenter = self.presenter
+        assert presenter is not None
+        try:
+            windows = presenter.window_list()
+        except RelaydeskError as error:
+            self.say(f"! cannot list the windows: {error}")
+            return
+        self.say("Windows on your screen, top first (what viewers see of each):")
+        for window, verdict in windows:
+            self.say(f"  {VERDICT_NAMES[verdict.name]:<9} {window.describe()}")
+        if not windows:
+            self.say("  (none)")
+        self.say(f"  Now: {presenter.settings.describe()}.")
+
+    def share_state(self, sender: int, state: ShareState) -> None:
+        """The presenter (another member) says what it shares: tell the person."""
+        before = self._shared if self._shared_from == sender else UNSAID
+        for line in share_news(self.name(sender), before, state):
+            self.say(line)
+        self._shared, self._shared_from = state, sender
+
+    def _report_drop(self, sender: int, reason: str) -> None:
+        """Dropped input is reported, but a stream of it (pointer moves) at most every
+        ``limits.PRIVACY_REPORT_SECONDS`` for each kind of reason."""
+        kind = re.sub(r"\d+", "#", reason)
+        now = time.monotonic()
+        last, quiet = self._drops.get(kind, (None, 0))
+        if last is not None and now - last < limits.PRIVACY_REPORT_SECONDS:
+            self._drops[kind] = (last, quiet + 1)
+            return
+        more = f" (and {quiet} more like it)" if quiet else ""
+        self.say(f"! input from {self.name(sender)} dropped: {reason}{more}")
+        self._drops[kind] = (now, 0)
 
     # Consent --------------------------------------------------------------------------
 
@@ -226,9 +482,12 @@ class Console:
     def control_changed(self) -> None:
         """Open the injector and the revoke hotkey while someone controls this screen."""
         member = self.member
+        if member.presenter != self._shared_from:  # a presenter starts: it shares all
+            self._shared, self._shared_from = UNSAID, None
         controlled = member.presenter == member.member_id and member.control_holder is not None
         if controlled and self._injector is None:
-            self._injector = InputInjector(self.display)
+            excluded = self.presenter.masked_at if self.presenter is not None else None
+            self._injector = InputInjector(self.display, excluded)
             loop = self._loop or asyncio.get_running_loop()
 
             injector = self._injector
@@ -280,7 +539,8 @@ class Console:
 
     def input(self, header: Header, event: InputEvent) -> None:
         """Inject input only from the member this member granted control to (the relay
-        checked it too, and the signature was checked when the frame was opened)."""
+        checked it too, and the signature was checked when the frame was opened), and
+        only what the presenter's privacy choices let through (docs/privacy.md)."""
         member = self.member
         if (
             self._injector is None
@@ -290,6 +550,10 @@ class Console:
             self.say(f"! input from {self.name(header.sender)} dropped: no live grant")
             return
         try:
+            refusal = self.presenter.input_refusal(event) if self.presenter else None
+            if refusal is not None:
+                self._report_drop(header.sender, refusal)
+                return
             self._injector.inject(event)
         except RelaydeskError as error:
             self.say(f"! input from {self.name(header.sender)} refused: {error}")

@@ -23,11 +23,19 @@ from websockets.exceptions import ConnectionClosed
 
 from relaydesk import limits
 from relaydesk.client.api import JoinResult
-from relaydesk.errors import ClientError, RelayClosed, RelaydeskError, TicketError
+from relaydesk.errors import (
+    ClientError,
+    NoEpochKey,
+    NotPermitted,
+    RelayClosed,
+    RelaydeskError,
+    TicketError,
+)
 from relaydesk.protocol.e2e import EndToEnd
-from relaydesk.protocol.frames import EVERYONE, HEADER_SIZE, RELAY, Flags, Frame, Header
+from relaydesk.protocol.frames import EVERYONE, HEADER_SIZE, RELAY, Flags, Frame, FrameType, Header
 from relaydesk.protocol.keys import MemberKeys, Rng
 from relaydesk.protocol.messages import (
+    DEFAULT_PERMISSIONS,
     Admit,
     AnyMessage,
     ConsentKind,
@@ -39,6 +47,7 @@ from relaydesk.protocol.messages import (
     Lock,
     MemberJoined,
     MemberLeft,
+    Permissions,
     Revoke,
     Role,
     RoleChange,
@@ -49,6 +58,7 @@ from relaydesk.protocol.messages import (
     decode,
     encode,
 )
+from relaydesk.protocol.session import chat_allowed
 from relaydesk.protocol.tickets import Ticket, verify_ticket
 
 log = logging.getLogger(__name__)
@@ -88,6 +98,7 @@ class Member:
         self.lobby: dict[int, Ticket] = {}  # members waiting for a host to let them in
         self.waiting: WaitReason | None = None  # this member waits in the lobby
         self.locked = False
+        self.permissions = DEFAULT_PERMISSIONS  # what attendees may do (§5.5)
         self.presenter: int | None = None
         self.control_holder: int | None = None
         self._broker_public = broker_public
@@ -114,6 +125,17 @@ class Member:
             raise ClientError(f"cannot reach the relay {self.join.relay_url}: {error}") from None
         await self.send(Hello(self.join.ticket))
         self._rekey_task = asyncio.create_task(self._rekey_periodically())
+
+    async def reconnect(self) -> None:
+        """Drop the link as a network failure would (a ``messages()`` loop on it ends with
+        RelayClosed), then connect again with the same ticket: the same member id."""
+        if self._rekey_task is not None:
+            self._rekey_task.cancel()
+        if self._socket is not None:
+            self._socket.transport.abort()
+            with contextlib.suppress(ConnectionClosed):
+                await self._socket.wait_closed()
+        await self.connect()
 
     async def close(self) -> None:
         self._closing = True
@@ -184,12 +206,40 @@ class Member:
         header = frame.header
         try:
             if header.type.is_content:
-                return Received(header, self.e2e.open(frame, self._clock()))
+                content = self.e2e.open(frame, self._clock())
+                self._check_permitted(header)
+                return Received(header, content)
             message = decode(header.type, frame.body)
             await self._track(header, message)
+        except NoEpochKey as error:
+            if self.e2e.stray_epoch(frame, self._clock()):
+                await self._rekey_if_leader()  # another member led while this one was away
+            return Rejected(header, error)
         except RelaydeskError as error:
             return Rejected(header, error)
         return Received(header, message)
+
+    def leads(self, member_id: int) -> bool:
+        """The presenter and hosts: the chat rule and annotation rights never bind them."""
+        return member_id == self.presenter or self.roles.get(member_id) is Role.HOST
+
+    def _check_permitted(self, header: Header) -> None:
+        """The relay enforces what attendees may do; this client checks it again, so a
+        relay that forwards a forbidden chat line or stroke gains nothing (§5.5)."""
+        sender, rules = header.sender, self.permissions
+        if header.type is FrameType.CHAT and not chat_allowed(
+            rules.chat, self.leads(sender), header.target,
+            header.target != EVERYONE and self.leads(header.target),
+        ):  # fmt: skip
+            raise NotPermitted(f"member {sender} may not chat there ({rules.chat.name.lower()})")
+        if (
+            header.type is FrameType.ANNOTATION
+            and not self.leads(sender)
+            and sender not in rules.annotators
+        ):
+            raise NotPermitted(f"member {sender} was not let annotate")
+        if header.type is FrameType.NOTES and (not self.leads(sender) or header.target != EVERYONE):
+            raise NotPermitted(f"member {sender} may not send notes")
 
     async def _track(self, header: Header, message: AnyMessage) -> None:
         """Keep the roster, roles, positions and keys in step with what the relay says."""
@@ -226,6 +276,8 @@ class Member:
                 await self._rekey_if_leader()  # the key leader follows the host (§6.1)
             case Lock(locked):
                 self.locked = locked
+            case Permissions():
+                self.permissions = message
             case Grant(ConsentKind.PRESENT, member_id):
                 self.presenter, self.control_holder = member_id, None
             case Grant(ConsentKind.CONTROL, member_id):
@@ -247,7 +299,7 @@ class Member:
 
     def _waiter(self, entry: RosterEntry, now: float) -> Ticket:
         """A lobby entry's ticket, checked against the broker key: the host decides on
-        the name and e-mail in it. It is no member: it gets no key (§5.5)."""
+        the name and e-mail in it. It is no member: it gets no key (§5.1)."""
         ticket = verify_ticket(
             entry.ticket, self._broker_public, now=now, session_uid=self.e2e.session_uid,
             check_expiry=False,

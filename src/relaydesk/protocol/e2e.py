@@ -75,6 +75,7 @@ class EndToEnd:
         self._highest_seen: dict[tuple[int, int, Channel], int] = {}
         self._control_sequence = 0
         self._newest_epoch = 0  # the highest epoch number seen anywhere, even unopened
+        self._stray_answered_at: float | None = None  # when a stray epoch last counted
 
     # Roster --------------------------------------------------------------------------
 
@@ -131,7 +132,8 @@ class EndToEnd:
 
     def needs_rekey(self, now: float) -> bool:
         """The leader must start an epoch: none yet, roster changed, another leader made
-        the current one (the host handed over), or it is too old."""
+        the current one (the host handed over) or a newer one (while this leader's link
+        was down: it holds no key for it), or it is too old."""
         if not self.is_leader:
             return False
         epoch = self.current
@@ -139,6 +141,7 @@ class EndToEnd:
             epoch is None
             or epoch.leader != self.member_id
             or epoch.members != frozenset(self._present)
+            or self._newest_epoch > epoch.number  # made while this leader was away
             or now - epoch.started_at >= limits.EPOCH_MAX_AGE_SECONDS
         )
 
@@ -258,6 +261,39 @@ class EndToEnd:
         ciphertext = cipher.encrypt(nonce(sequence), plaintext, header_bytes)
         signature = self.member_keys.signing.sign(CONTENT_LABEL + header_bytes + ciphertext)
         return Frame(header, ciphertext + signature)
+
+    def stray_epoch(self, frame: Frame, now: float) -> bool:
+        """Does this content frame, sealed in an epoch this member lacks, show that a newer
+        epoch was made while it was away (§6.3)? Then it is noted, and a leader starts one
+        above it. Only a frame a present member really signed counts (not one a relay
+        made up), only a bounded jump above the newest epoch known (no member can exhaust
+        the epoch numbers), and at most once per EPOCH_GRACE_SECONDS (nor keep a leader
+        rekeying)."""
+        header, body = frame.header, frame.body
+        held = self.current.number if self.current else 0
+        highest = max(held, self._newest_epoch)
+        if (
+            not header.type.is_content
+            or header.session_uid != self.session_uid
+            or header.sender not in self._present
+            or not held < header.epoch <= highest + limits.MAX_STRAY_EPOCH_JUMP
+            or len(body) < TAG_SIZE + SIGNATURE_SIZE
+        ):
+            return False
+        answered = self._stray_answered_at
+        if answered is not None and now - answered < limits.EPOCH_GRACE_SECONDS:
+            return False
+        header_bytes = header.pack(len(body))
+        sender_key = Ed25519PublicKey.from_public_bytes(self._tickets[header.sender].ed25519)
+        try:
+            sender_key.verify(
+                body[-SIGNATURE_SIZE:], CONTENT_LABEL + header_bytes + body[:-SIGNATURE_SIZE]
+            )
+        except InvalidSignature:
+            return False
+        self._stray_answered_at = now
+        self.note_epoch(header.epoch)
+        return True
 
     def open(self, frame: Frame, now: float) -> ContentMessage:
         """Verify, decrypt and decode a content frame; raises a CryptoError or MessageError."""

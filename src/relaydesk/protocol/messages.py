@@ -102,6 +102,15 @@ class WaitReason(IntEnum):
     HOST_ABSENT = 2  # join before host is off and no host is in yet
 
 
+class ChatRule(IntEnum):
+    """Who may chat with whom: the presenter (or a host) decides (§5.5). Presenters and
+    hosts may always chat, with everyone or privately."""
+
+    EVERYONE = 1  # anyone with anyone, with everyone or privately
+    PRESENTER = 2  # attendees only privately, with the presenter or a host
+    NOBODY = 3  # attendees not at all
+
+
 class EndReason(IntEnum):
     ENDED_BY_HOST = 1
     ENDED_BY_PRESENTER = 2
@@ -128,6 +137,23 @@ class TileEncoding(IntEnum):
     COPY = 4  # copy a rectangle of the previous picture: data = src x, src y (u32 each)
 
 
+class ShareMode(IntEnum):
+    """What the presenter lets viewers see (§4.1, SHARE_STATE)."""
+
+    LIVE = 1  # the screen, as it changes
+    PAUSED = 2  # frozen: viewers keep the last picture; nothing is sent
+    HIDDEN = 3  # hidden: viewers show a neutral card; nothing is sent
+
+
+class FileEndReason(IntEnum):
+    """How a file transfer ended (§4.5, FILE_END)."""
+
+    COMPLETE = 1  # the receiver checked the SHA-256 and kept the file
+    CANCELLED = 2  # either side gave up
+    INTEGRITY_FAILED = 3  # the bytes do not hash to the offered SHA-256: nothing kept
+    FAILED = 4  # the receiver could not take it (out of order, disk full, ...)
+
+
 class InputKind(IntEnum):
     POINTER_MOVE = 1
     BUTTON = 2
@@ -141,6 +167,14 @@ class Modifier(IntEnum):
     CONTROL = 2
     ALT = 4
     META = 8
+
+
+class AnnotationKind(IntEnum):
+    """How a stroke is drawn (§4.4)."""
+
+    PEN = 1  # the polyline, opaque
+    ARROW = 2  # a line from the first point to the last, with a head at the last
+    HIGHLIGHT = 3  # the polyline, wide and translucent
 
 
 # Control messages (plain; the relay reads them) --------------------------------------
@@ -330,6 +364,22 @@ class Admit(Record):
     admitted: bool
 
 
+class Permissions(Record):
+    """What attendees may do, as the presenter or a host sets it; the relay announces it
+    to everyone and to each newcomer (§3.23). The relay enforces ``chat`` and
+    ``annotators`` by routing (and receivers check again); ``may_save`` and
+    ``may_record`` bind honest clients only."""
+
+    TYPE: ClassVar[FrameType] = FrameType.PERMISSIONS
+    chat: ChatRule
+    annotators: Annotated[tuple[Member, ...], Meta(max_length=limits.MAX_MEMBERS)]
+    may_save: bool  # save or print a snapshot of the shared screen
+    may_record: bool
+
+
+DEFAULT_PERMISSIONS = Permissions(ChatRule.EVERYONE, (), may_save=True, may_record=False)
+
+
 class Waiting(Record):
     """Someone waits in the lobby: to the admitted members, and to the waiting member
     itself (then ``entry`` is its own). Encoded as [[member_id, role, ticket], reason]."""
@@ -368,6 +418,16 @@ class Cursor(Record):
     visible: bool
 
 
+class ShareState(Record):
+    """What the presenter shares now: live, paused or hidden, and whether parts of the
+    picture are masked (§4.1). Only a state: never what is masked, nor where."""
+
+    TYPE: ClassVar[FrameType] = FrameType.SHARE_STATE
+    mode: ShareMode
+    only_window: bool  # one application only: everything else is masked
+    masked: bool  # parts are masked: chosen applications, the desktop, panels
+
+
 class InputEvent(Record):
     """One mouse or keyboard action of the controller, in presenter-screen pixels (§4.2).
 
@@ -394,6 +454,13 @@ class Chat(Record):
     text: Annotated[str, Meta(min_length=1, max_length=limits.MAX_CHAT_CHARS)]
 
 
+class Notes(Record):
+    """The host's own notes, sent to everyone just before ending the meeting (§4.3)."""
+
+    TYPE: ClassVar[FrameType] = FrameType.NOTES
+    text: Annotated[str, Meta(min_length=1, max_length=limits.MAX_NOTES_CHARS)]
+
+
 class Point(Record):
     x: Coordinate
     y: Coordinate
@@ -408,23 +475,52 @@ class Annotation(Record):
     width: Annotated[int, Meta(ge=1, le=64)]
     points: Annotated[tuple[Point, ...], Meta(max_length=limits.MAX_ANNOTATION_POINTS)]
     clear: bool = False
+    kind: AnnotationKind = AnnotationKind.PEN
+
+
+FileName = Annotated[str, Meta(min_length=1, max_length=limits.MAX_FILE_NAME_CHARS)]
+TransferId = Annotated[int, Meta(ge=1, le=U32)]
+"""A transfer id: chosen at random by the sender, one per file (§4.5)."""
+FileOffset = Annotated[int, Meta(ge=0, le=limits.MAX_FILE_BYTES)]
+
+
+class FileOffer(Record):
+    """The sender offers one file to one member; the receiver's person is asked (§4.5).
+    Offered again with the same id and digest after a reconnect: the receiver resumes."""
+
+    TYPE: ClassVar[FrameType] = FrameType.FILE_OFFER
+    transfer_id: TransferId
+    name: FileName  # as the sender calls it: the receiver sanitises it
+    size: FileOffset
+    sha256: Bytes32  # of the whole file
+    chunk_size: Annotated[int, Meta(ge=1, le=limits.MAX_FILE_CHUNK)]
+
+
+class FileAnswer(Record):
+    """The receiver's answer to an offer, then its acknowledgements: ``offset`` is how
+    many bytes it holds (where the sender starts, or resumes, and what paces it)."""
+
+    TYPE: ClassVar[FrameType] = FrameType.FILE_ANSWER
+    transfer_id: TransferId
+    accepted: bool
+    offset: FileOffset
 
 
 class FileChunk(Record):
-    """Part of a file; the first chunk names it, the last carries its SHA-256 (§4.5)."""
+    """Part of an accepted file, in order of ``offset`` (§4.5)."""
 
     TYPE: ClassVar[FrameType] = FrameType.FILE_CHUNK
-    transfer_id: UInt32
-    offset: UInt64
-    data: Annotated[bytes, Meta(max_length=limits.MAX_FILE_CHUNK)]
-    # only in the chunk at offset 0
-    name: Annotated[str, Meta(max_length=limits.MAX_FILE_NAME_CHARS)] = ""
-    size: UInt64 = 0  # only in the chunk at offset 0
-    sha256: Annotated[bytes, Meta(max_length=32)] = b""  # only in the last chunk
+    transfer_id: TransferId
+    offset: FileOffset
+    data: Annotated[bytes, Meta(min_length=1, max_length=limits.MAX_FILE_CHUNK)]
 
-    def __post_init__(self) -> None:
-        if len(self.sha256) not in (0, 32):
-            raise ValueError("sha256 is empty or 32 bytes")
+
+class FileEnd(Record):
+    """A transfer is over: kept (from the receiver), cancelled (either side), refused."""
+
+    TYPE: ClassVar[FrameType] = FrameType.FILE_END
+    transfer_id: TransferId
+    reason: FileEndReason
 
 
 ControlMessage = (
@@ -450,8 +546,21 @@ ControlMessage = (
     | Refresh
     | Admit
     | Waiting
+    | Permissions
 )
-ContentMessage = ScreenUpdate | Cursor | InputEvent | Chat | Annotation | FileChunk
+ContentMessage = (
+    ScreenUpdate
+    | Cursor
+    | ShareState
+    | InputEvent
+    | Chat
+    | Notes
+    | Annotation
+    | FileChunk
+    | FileOffer
+    | FileAnswer
+    | FileEnd
+)
 AnyMessage = ControlMessage | ContentMessage
 
 MESSAGE_CLASSES: dict[FrameType, type[AnyMessage]] = {
@@ -459,8 +568,9 @@ MESSAGE_CLASSES: dict[FrameType, type[AnyMessage]] = {
     for cls in (
         Hello, Roster, MemberJoined, MemberLeft, RoleChange, PresenterRequest, ControlRequest,
         ConsentPrompt, ConsentAnswer, ConsentOutcome, Grant, Revoke, Lock, Expel, End,
-        KeyCommit, Error, Ping, Pong, Refresh, Admit, Waiting,
-        ScreenUpdate, Cursor, InputEvent, Chat, Annotation, FileChunk,
+        KeyCommit, Error, Ping, Pong, Refresh, Admit, Waiting, Permissions,
+        ScreenUpdate, Cursor, ShareState, InputEvent, Chat, Annotation, FileChunk,
+        FileOffer, FileAnswer, FileEnd, Notes,
     )
 }  # fmt: skip
 

@@ -35,7 +35,9 @@ from relaydesk import limits
 from relaydesk.errors import InvalidTransition, NotPermitted
 from relaydesk.protocol.frames import EVERYONE, FrameType, Header
 from relaydesk.protocol.messages import (
+    DEFAULT_PERMISSIONS,
     Admit,
+    ChatRule,
     ConsentKind,
     ConsentOutcome,
     ConsentPrompt,
@@ -48,6 +50,7 @@ from relaydesk.protocol.messages import (
     Lock,
     MemberJoined,
     MemberLeft,
+    Permissions,
     Revoke,
     RevokeReason,
     Role,
@@ -57,6 +60,23 @@ from relaydesk.protocol.messages import (
     WaitReason,
 )
 from relaydesk.protocol.tickets import NO_RULES, TicketRule
+
+CHAT_REFUSED = {  # why a chat line is refused, by the rule that refused it
+    ChatRule.PRESENTER: "the presenter lets attendees chat only privately with the "
+    "presenter or a host",
+    ChatRule.NOBODY: "the presenter has turned chat off for attendees",
+}
+
+
+def chat_allowed(rule: ChatRule, sender_leads: bool, target: int, target_leads: bool) -> bool:
+    """The chat rule (§5.5): presenters and hosts always chat; under EVERYONE anyone
+    chats with anyone; under PRESENTER attendees only privately with a presenter or
+    host; under NOBODY attendees not at all. The JavaScript twin is chatAllowed in
+    js/protocol/rules.js; tests/vectors/chat_rules.json checks both."""
+    if sender_leads or rule is ChatRule.EVERYONE:
+        return True
+    return rule is ChatRule.PRESENTER and target != EVERYONE and target_leads
+
 
 # The machines -----------------------------------------------------------------
 
@@ -200,6 +220,7 @@ class Session:
         self.lobby: dict[int, Waiter] = {}
         self.expelled: set[int] = set()  # never admitted again
         self.ever_in: set[int] = set()  # everyone who has been a member (two-party rule)
+        self.permissions = DEFAULT_PERMISSIONS
         self.presenter: int | None = None
         self.control_holder: int | None = None
         self.locked = False
@@ -211,6 +232,20 @@ class Session:
     def is_host(self, member_id: int) -> bool:
         member = self.members.get(member_id)
         return member is not None and member.role is Role.HOST
+
+    def leads(self, member_id: int) -> bool:
+        """Presenters and hosts: the chat rule and annotation rights never bind them."""
+        return member_id == self.presenter or self.is_host(member_id)
+
+    def chat_allowed(self, sender: int, target: int) -> bool:
+        """May ``sender`` chat to ``target`` (EVERYONE or one member)? The relay asks
+        before forwarding, and every receiving client asks again (§5.5)."""
+        return chat_allowed(
+            self.permissions.chat,
+            self.leads(sender),
+            target,
+            target != EVERYONE and self.leads(target),
+        )
 
     @property
     def host_present(self) -> bool:
@@ -253,7 +288,7 @@ class Session:
         ):
             raise NotPermitted("before a host joins, members can only chat")
         match kind:
-            case FrameType.SCREEN_UPDATE | FrameType.CURSOR:
+            case FrameType.SCREEN_UPDATE | FrameType.CURSOR | FrameType.SHARE_STATE:
                 if sender != self.presenter:
                     raise NotPermitted("only the presenter sends the screen")
             case FrameType.INPUT_EVENT:
@@ -262,16 +297,27 @@ class Session:
                 if target != self.presenter:
                     raise NotPermitted("input goes only to the presenter")
             case FrameType.ANNOTATION:
-                if sender != self.presenter and not self.is_host(sender):
-                    raise NotPermitted("only the presenter and hosts annotate")
-            case FrameType.FILE_CHUNK:
+                if not self.leads(sender) and sender not in self.permissions.annotators:
+                    raise NotPermitted("the presenter has not let you annotate")
+            case FrameType.NOTES:
+                if not self.leads(sender):
+                    raise NotPermitted("only the presenter or a host sends notes")
+                if target != EVERYONE:
+                    raise NotPermitted("notes go to everyone")
+            case (
+                FrameType.FILE_OFFER
+                | FrameType.FILE_ANSWER
+                | FrameType.FILE_CHUNK
+                | FrameType.FILE_END
+            ):
                 if target == EVERYONE:
                     raise NotPermitted("files go to one member at a time")
             case FrameType.KEY_COMMIT:
                 if sender != self.leader:
                     raise NotPermitted("only the key leader sends key commits")
             case FrameType.CHAT:
-                pass
+                if not self.chat_allowed(sender, target):
+                    raise NotPermitted(CHAT_REFUSED[self.permissions.chat])
             case _:
                 raise NotPermitted(f"{kind.name} is not forwarded between members")
 
@@ -363,6 +409,18 @@ class Session:
             raise NotPermitted("a session keeps at least one host")
         self.members[member_id] = Member(member_id, role, member.ticket)
         return [Notice(EVERYONE, RoleChange(member_id, role))]
+
+    def set_permissions(self, actor: int, permissions: Permissions) -> list[Notice]:
+        """The presenter or a host decides who may chat with whom, who annotates, and
+        whether attendees may save or record (those two bind honest clients only)."""
+        self._require_open()
+        if not self.leads(actor):
+            raise NotPermitted("only the presenter or a host sets what attendees may do")
+        strangers = [m for m in permissions.annotators if m not in self.members]
+        if strangers:
+            raise InvalidTransition(f"not in the session: {strangers}")
+        self.permissions = permissions
+        return [Notice(EVERYONE, permissions)]
 
     def set_lock(self, actor: int, locked: bool) -> list[Notice]:
         self._require_open()

@@ -36,6 +36,7 @@ from relaydesk.protocol.frames import (
     parse_header,
 )
 from relaydesk.protocol.messages import (
+    DEFAULT_PERMISSIONS,
     Admit,
     ConsentAnswer,
     ConsentKind,
@@ -52,6 +53,7 @@ from relaydesk.protocol.messages import (
     Lock,
     MemberJoined,
     MemberLeft,
+    Permissions,
     Ping,
     Pong,
     PresenterRequest,
@@ -188,6 +190,8 @@ class RelayHub:
             lobby=rules.lobby_entries(),
         )
         self._send(live, connection, roster)
+        if rules.permissions != DEFAULT_PERMISSIONS:  # what attendees may do, if not usual
+            self._send(live, connection, rules.permissions)
 
     # Switching ------------------------------------------------------------------------
 
@@ -285,6 +289,10 @@ class RelayHub:
             case Lock(locked):
                 notices = rules.set_lock(actor, locked)
                 self._records.session_locked(live.uid, locked, actor)
+            case Permissions() as permissions:
+                notices = rules.set_permissions(actor, permissions)
+                detail = f"{_permissions_detail(permissions)} by={actor}"
+                self._records.member_event(live.uid, RecordKind.PERMISSIONS, actor, detail)
             case Admit(member_id, admitted):
                 notices = rules.admit(actor, member_id, admitted)
                 result = "admitted" if admitted else "refused"
@@ -435,6 +443,14 @@ class RelayHub:
 
 def _name(value: Enum) -> str:
     return value.name.lower()
+
+
+def _permissions_detail(permissions: Permissions) -> str:
+    annotators = ",".join(map(str, permissions.annotators)) or "none"
+    return (
+        f"chat={_name(permissions.chat)} annotators={annotators} "
+        f"save={str(permissions.may_save).lower()} record={str(permissions.may_record).lower()}"
+    )
 
 
 def error_frame(session_uid: bytes, error: RelaydeskError) -> bytes:

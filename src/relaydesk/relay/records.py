@@ -42,6 +42,7 @@ class RecordKind(StrEnum):
     EXPEL = "expel"  # a host expelled a member
     ROLE = "role"  # a host changed a member's role (handing over host, too)
     LOCK = "lock"  # a host locked or unlocked the session
+    PERMISSIONS = "permissions"  # the presenter or a host changed what attendees may do
 
 
 def role_name(role: Role | str) -> str:

@@ -3,9 +3,15 @@
 // this member's CURRENT role is host. The final card when it is over for this member.
 // Everything people or the network say is shown with textContent, never as HTML.
 
+import { Annotations, COLORS } from "./annotate.js";
 import { RemoteControl } from "./control.js";
 import { $, copyText, el, formatId, setStatus, showView } from "./dom.js";
+import { FileDesk } from "./files.js";
+import { Presenting } from "./present.js";
 import {
+  EVERYONE,
+  AnnotationKind,
+  ChatRule,
   ConsentKind,
   ConsentResult,
   RevokeReason,
@@ -14,6 +20,7 @@ import {
   WaitReason,
 } from "./protocol/index.js";
 import { ScreenCanvas, TileError } from "./screen.js";
+import { showShareState } from "./share_state.js";
 
 const ROLE_NAMES = { [Role.HOST]: "Host", [Role.PARTICIPANT]: "Participant" };
 
@@ -96,6 +103,9 @@ class MeetingView {
     const { link } = this;
     this.screen = new ScreenCanvas($("screen"));
     this.control = new RemoteControl($("screen"), (input) => link.sendInput(input));
+    this.annotations = new Annotations($("annotations"), $("screen"),
+      (fields) => link.sendAnnotation(fields), () => link.memberId);
+    this.files = new FileDesk(link, (text) => addChatLine("", text, "notice"));
     document.title = `${this.title || `Session ${formatId(link.sessionId)}`} — relaydesk`;
     $("meeting-title").textContent = this.title || `Session ${formatId(link.sessionId)}`;
     $("info-id").textContent = formatId(link.sessionId);
@@ -107,6 +117,10 @@ class MeetingView {
     link.addEventListener("waiting", (e) => this.showWaiting(e.detail.reason));
     link.addEventListener("admitted", () => this.enter());
     link.addEventListener("roster", () => this.render());
+    link.addEventListener("annotation", (e) => {
+      this.annotations.apply(e.detail.from, e.detail.annotation);
+      this.annotations.place();
+    });
     link.addEventListener("code", (e) => {
       $("security-code").textContent = e.detail.code;
       this.render();
@@ -121,10 +135,15 @@ class MeetingView {
         if (!this.screenShown) {
           this.screenShown = true;
           this.renderStage();
+          this.renderChat();
         }
+        this.annotations.place();
       }).catch((error) => {
         if (error instanceof TileError) link.requestRefresh();
       });
+    });
+    link.addEventListener("share-state", (e) => {
+      showShareState($("viewport"), e.detail.state, link.nameOf(link.presenter));
     });
     link.addEventListener("cursor", (e) => {
       const canvas = $("screen");
@@ -135,6 +154,7 @@ class MeetingView {
     });
     link.addEventListener("control", (e) => {
       if (e.detail.holder === link.memberId) {
+        this.setDrawing(false); // remote control and drawing are exclusive modes
         this.control.start();
         addChatLine("", "You have remote control: your mouse and keyboard act on the shared screen.", "notice");
       } else if (this.control.active) {
@@ -143,15 +163,13 @@ class MeetingView {
       }
     });
     link.addEventListener("consent", (e) => addChatLine("", consentLine(link, e.detail), "notice"));
+    // Presenting from this browser (present.js): the question to present is asked in the
+    // page; remote control of a browser presenter is refused (it needs the app).
+    this.presenting = new Presenting(link, (text) => addChatLine("", text, "notice"));
+    this.presenting.wire();
     link.addEventListener("prompt", (e) => {
-      // A browser cannot share its own screen here: say so, and answer no at once
-      // (only a yes needs the person; a no never shows anything).
-      const asker = link.nameOf(e.detail.askedBy);
-      if (e.detail.kind === ConsentKind.PRESENT) {
-        addChatLine("", `${asker} asked you to show your screen. The browser cannot share a ` +
-          "screen: answered no. Join with the relaydesk app to present.", "notice");
-      }
-      link.answer(e.detail.kind, false);
+      if (e.detail.kind === ConsentKind.PRESENT) this.presenting.ask(e.detail.askedBy);
+      else this.presenting.refuseControl(e.detail.askedBy);
     });
     link.addEventListener("ended", (e) => this.finish(e.detail.title, e.detail.text, e.detail.code));
     this.wireControls();
@@ -187,6 +205,9 @@ class MeetingView {
 
   finish(title, text, code = 0) {
     this.control.stop();
+    this.setDrawing(false);
+    $("notes-confirm").hidden = true;
+    this.showNotes();
     this.inMeeting = false;
     $("host-tools").hidden = true;
     $("end-confirm").hidden = true;
@@ -220,6 +241,101 @@ class MeetingView {
     this.renderRoster();
     this.renderStage();
     this.renderControlButton();
+    this.renderDrawing();
+    this.renderNotes();
+    this.renderChat();
+  }
+
+  // Drawing on the shared screen, and the host's notes ------------------------------
+
+  /** The Draw toggle for members allowed to draw while a picture shows. */
+  renderDrawing() {
+    const { link } = this;
+    const can = this.screenShown && Boolean(link.presenter) && link.mayDraw(link.memberId);
+    $("draw").hidden = !can;
+    if (!can && this.annotations.drawing) this.setDrawing(false);
+    for (const id of [...this.annotations.strokes.keys()]) {
+      if (!link.roles.has(id)) this.annotations.forget(id); // they left: so do their drawings
+    }
+  }
+
+  setDrawing(on) {
+    if (on === this.annotations.drawing) return;
+    if (on && this.control.active) {
+      this.control.stop();
+      addChatLine("", "Drawing: your mouse draws on the screen; remote control is paused.", "notice");
+    }
+    this.annotations.setDrawing(on);
+    this.annotations.place();
+    $("draw-tools").hidden = !on;
+    $("draw").setAttribute("aria-pressed", String(on));
+    $("draw").textContent = on ? "Stop drawing" : "Draw";
+    if (!on && this.link.inControl && !this.link.finished) this.control.start();
+  }
+
+  setTool(kind) {
+    this.annotations.tool.kind = kind;
+    for (const [id, value] of [["tool-pen", AnnotationKind.PEN], ["tool-arrow", AnnotationKind.ARROW],
+      ["tool-highlight", AnnotationKind.HIGHLIGHT]]) {
+      $(id).setAttribute("aria-pressed", String(value === kind));
+    }
+  }
+
+  /** "Let draw" / "Stop drawing" for a leader, on an attendee's row. */
+  drawToggle(memberId, name) {
+    const { link } = this;
+    const allowed = link.permissions.annotators.includes(memberId);
+    const button = el("button", {
+      type: "button", className: "secondary small", text: allowed ? "Stop drawing" : "Let draw",
+      "aria-label": allowed ? `Stop ${name} drawing` : `Let ${name} draw`,
+    });
+    button.addEventListener("click", () => link.setDrawing(memberId, !allowed));
+    return button;
+  }
+
+  /** The notes panel: for hosts only (kept in this page's memory, never sent until the end). */
+  renderNotes() {
+    $("notes-panel").hidden = !(this.link.isHost && this.inMeeting);
+  }
+
+  showNotes() {
+    const notes = this.link.notes;
+    $("final-notes").hidden = !notes;
+    if (!notes) return;
+    $("final-notes-from").textContent = `From ${notes.name}`;
+    $("final-notes-text").textContent = notes.text;
+    const save = $("final-notes-save");
+    if (save.href.startsWith("blob:")) URL.revokeObjectURL(save.href);
+    save.href = URL.createObjectURL(new Blob([notes.text], { type: "text/plain;charset=utf-8" }));
+  }
+
+  /** Whom this member may chat with now (the chat rule), and what leaders may change. */
+  renderChat() {
+    const { link } = this;
+    const me = link.memberId;
+    const leads = link.leads(me);
+    const { chat, maySave } = link.permissions;
+    $("attendee-rules").hidden = !leads;
+    $("chat-rule").value = String(chat);
+    $("may-save").checked = maySave;
+    const select = $("chat-to");
+    const chosen = select.value;
+    const choices = [];
+    if (link.chatAllowed(me, EVERYONE)) choices.push([EVERYONE, "Everyone"]);
+    for (const [id, name] of [...link.names].sort((a, b) => a[0] - b[0])) {
+      if (id !== me && link.roles.has(id) && link.chatAllowed(me, id)) {
+        choices.push([id, `${name} (privately)`]);
+      }
+    }
+    select.replaceChildren(...choices.map(([id, text]) => el("option", { value: String(id), text })));
+    if (choices.some(([id]) => String(id) === chosen)) select.value = chosen;
+    const mute = choices.length === 0;
+    $("message").disabled = mute;
+    select.hidden = mute;
+    $("message").placeholder = mute
+      ? (chat === ChatRule.NOBODY ? "The presenter turned chat off" : "Nobody you may write to is here")
+      : "Message";
+    $("save-snapshot").hidden = !this.screenShown || !link.presenter || !(leads || maySave);
   }
 
   renderHostTools() {
@@ -320,6 +436,10 @@ class MeetingView {
         el("span", { className: `key ${state}`, text: keyText, title: keyTitle }));
       const item = el("li", { className: "person" }, head);
       if (host && !me) item.append(this.memberActions(memberId, name));
+      else if (!me && link.leads(link.memberId) && !link.leads(memberId)) {
+        item.append(el("div", { className: "actions" }, this.drawToggle(memberId, name)));
+      }
+      if (!me && this.files) item.append(this.files.sendButton(memberId, name));
       return item;
     }));
   }
@@ -360,6 +480,7 @@ class MeetingView {
       makeHost.addEventListener("click", () => link.makeHost(memberId));
       actions.append(makeHost);
     }
+    if (!link.leads(memberId)) actions.append(this.drawToggle(memberId, name));
     const expel = el("button", {
       type: "button", className: "danger-outline small", text: "Remove",
       "aria-label": `Remove ${name} from the meeting`,
@@ -376,7 +497,9 @@ class MeetingView {
     const { link } = this;
     if (link.presenter !== this.shownPresenter) {
       this.shownPresenter = link.presenter;
+      showShareState($("viewport"), null, ""); // a new presenter: live until it says more
       this.screenShown = false;
+      this.annotations.clearAll(); // another screen: the drawings were on the old one
     }
     const presenter = link.presenter ? link.nameOf(link.presenter) : "";
     $("presenter-line").textContent = presenter
@@ -384,6 +507,7 @@ class MeetingView {
       : "Nobody is presenting right now";
     const showing = Boolean(link.presenter) && this.screenShown;
     $("screen").hidden = !showing;
+    this.annotations.place();
     if (!showing) $("cursor").hidden = true;
     const empty = $("stage-empty");
     empty.hidden = showing;
@@ -429,12 +553,27 @@ class MeetingView {
       const text = $("message").value.trim();
       if (!text) return;
       $("message").value = "";
+      const target = Number($("chat-to").value || EVERYONE);
       try {
-        await link.sendChat(text);
-        addChatLine("You", text);
+        await link.sendChat(text, target);
+        const to = target === EVERYONE ? "You" : `You to ${link.names.get(target) ?? "them"}`;
+        addChatLine(to, text);
       } catch (error) {
         addChatLine("", `Not sent: ${error.message}`, "notice");
       }
+    });
+    $("chat-rule").addEventListener("change", () => {
+      link.setPermissions({ chat: Number($("chat-rule").value) });
+    });
+    $("may-save").addEventListener("change", () => link.setPermissions({ maySave: $("may-save").checked }));
+    $("save-snapshot").addEventListener("click", () => {
+      // A picture of what this page shows, saved where the person chooses: never opened.
+      $("screen").toBlob((blob) => {
+        if (!blob) return;
+        const anchor = el("a", { href: URL.createObjectURL(blob), download: "relaydesk-snapshot.png" });
+        anchor.click();
+        setTimeout(() => URL.revokeObjectURL(anchor.href), 10_000);
+      }, "image/png");
     });
     $("control").addEventListener("click", () => {
       if (link.inControl) link.giveBackControl();
@@ -469,9 +608,46 @@ class MeetingView {
     });
     $("end-all-yes").addEventListener("click", () => {
       $("end-confirm").hidden = true;
+      if ($("host-notes").value.trim()) {
+        // The notes never left this page: ask before they go to everyone.
+        $("notes-confirm").hidden = false;
+        $("notes-send").focus();
+        return;
+      }
       link.endForAll();
     });
+    $("notes-send").addEventListener("click", async () => {
+      $("notes-confirm").hidden = true;
+      try {
+        await link.sendNotes($("host-notes").value.trim());
+      } catch (error) {
+        addChatLine("", `Notes not sent: ${error.message}`, "notice");
+      }
+      link.endForAll();
+    });
+    $("notes-skip").addEventListener("click", () => {
+      $("notes-confirm").hidden = true;
+      link.endForAll();
+    });
+    $("notes-cancel").addEventListener("click", () => {
+      $("notes-confirm").hidden = true;
+      $("leave").hidden = !this.inMeeting;
+      this.renderHostTools();
+    });
+    $("draw").addEventListener("click", () => this.setDrawing(!this.annotations.drawing));
+    $("tool-pen").addEventListener("click", () => this.setTool(AnnotationKind.PEN));
+    $("tool-arrow").addEventListener("click", () => this.setTool(AnnotationKind.ARROW));
+    $("tool-highlight").addEventListener("click", () => this.setTool(AnnotationKind.HIGHLIGHT));
+    $("draw-color").replaceChildren(...COLORS.map(([color, name]) =>
+      el("option", { value: String(color), text: name })));
+    $("draw-color").addEventListener("change", () => {
+      this.annotations.tool.color = Number($("draw-color").value);
+    });
+    $("clear-mine").addEventListener("click", () => {
+      this.annotations.clearMine().catch((error) => addChatLine("", `Not cleared: ${error.message}`, "notice"));
+    });
     const leave = () => {
+      this.presenting.stop("left");
       link.leave();
       this.finish("You left the meeting", "You can join again with the same link while the meeting goes on.");
       const again = $("final-again");

@@ -8,9 +8,13 @@
 //   screen {update}                cursor {x, y, visible}
 //   notice {text}                  ended {text, title, code}  (final: nothing more comes)
 //   prompt {kind, askedBy}         consent {kind, askedBy, subject, result}
+//   refresh {memberId}             (this member presents) a full picture for memberId
 //   control {holder, reason}       (remote control granted, or ended when holder is 0)
 //   waiting {reason}               this member waits in the lobby (WaitReason)
 //   admitted {}                    this member is in (the first ROSTER after waiting)
+//   annotation {from, annotation}  a stroke (or a clear) from a member allowed to draw
+//   notes {from, name, text}       the host's notes, sent just before the end
+//   file {header, message}         FILE_OFFER / FILE_ANSWER / FILE_CHUNK / FILE_END (files.js)
 
 import * as p from "./protocol/index.js";
 
@@ -50,6 +54,12 @@ function fromHex(text) {
 }
 
 const now = () => Date.now() / 1000;
+
+const CHAT_RULE_TEXTS = {
+  [p.ChatRule.EVERYONE]: "Attendees may chat with everyone.",
+  [p.ChatRule.PRESENTER]: "Attendees may chat only privately, with the presenter or a host.",
+  [p.ChatRule.NOBODY]: "The presenter turned chat off for attendees.",
+};
 
 export class JoinError extends Error {
   constructor(message, status) {
@@ -117,6 +127,8 @@ export class SessionLink extends EventTarget {
     // Members waiting in the lobby: id -> {memberId, name, email, role, reason}.
     this.lobby = new Map();
     this.locked = false;
+    // What attendees may do, as the presenter or a host set it (protocol §5.5).
+    this.permissions = { chat: p.ChatRule.EVERYONE, annotators: [], maySave: true, mayRecord: false };
     this.waiting = 0; // this member's WaitReason while in the lobby, else 0
     this.admitted = false; // has been in the session (a ROSTER came)
     this.verifiedCode = null; // the security code this person said they compared
@@ -124,6 +136,7 @@ export class SessionLink extends EventTarget {
     this.email = "";
     this.finished = false;
     this.presentAsked = 0; // the member this host asked to present; no answer yet
+    this.notes = null; // the host's notes, when they came at the end: {from, name, text}
   }
 
   emit(type, detail = {}) {
@@ -235,6 +248,33 @@ export class SessionLink extends EventTarget {
     return this.roles.get(this.memberId) === p.Role.HOST;
   }
 
+  /** Presents or is a host: the chat rule and annotation rights never bind it. */
+  leads(memberId) {
+    return memberId !== 0 && (memberId === this.presenter || this.roles.get(memberId) === p.Role.HOST);
+  }
+
+  /** May `from` chat to `target` (EVERYONE or a member) under the current rule? */
+  chatAllowed(from, target) {
+    const leads = target !== p.EVERYONE && this.leads(target);
+    return p.chatAllowed(this.permissions.chat, this.leads(from), target, leads);
+  }
+
+  /** May `memberId` draw on the shared screen (a leader, or let by one)? */
+  mayDraw(memberId) {
+    return this.leads(memberId) || this.permissions.annotators.includes(memberId);
+  }
+
+  /** A leader lets a member draw (true) or stops them (false). */
+  setDrawing(memberId, allowed) {
+    const others = this.permissions.annotators.filter((id) => id !== memberId);
+    this.setPermissions({ annotators: allowed ? [...others, memberId].sort((a, b) => a - b) : others });
+  }
+
+  /** The presenter or a host changes what attendees may do (the relay checks who). */
+  setPermissions(changes) {
+    this.sendControl({ type: p.FrameType.PERMISSIONS, ...this.permissions, ...changes });
+  }
+
   /** A ticket rule of this member's own ticket (TicketRule.TWO_PARTY...). */
   hasRule(rule) {
     return (this.rules & rule) !== 0;
@@ -329,9 +369,9 @@ export class SessionLink extends EventTarget {
   }
 
   /** Seal and send a content message, after every one sealed before it. */
-  sendContent(message, target = p.EVERYONE) {
+  sendContent(message, target = p.EVERYONE, flags = p.Flags.NONE) {
     const sent = this.outgoing.then(async () => {
-      const frame = await this.e2e.seal(message, target);
+      const frame = await this.e2e.seal(message, target, flags);
       this.send(p.serializeFrame(frame));
     });
     this.outgoing = sent.catch(() => {});
@@ -340,6 +380,16 @@ export class SessionLink extends EventTarget {
 
   sendChat(text, target = p.EVERYONE) {
     return this.sendContent({ type: p.FrameType.CHAT, text }, target);
+  }
+
+  /** One stroke, or a clear of this member's strokes, to everyone (§4.4). */
+  sendAnnotation(fields) {
+    return this.sendContent({ type: p.FrameType.ANNOTATION, ...fields });
+  }
+
+  /** The host's notes, to everyone: sent (sealed) before END goes (§4.3, NOTES). */
+  sendNotes(text) {
+    return this.sendContent({ type: p.FrameType.NOTES, text: text.slice(0, p.limits.MAX_NOTES_CHARS) });
   }
 
   get inControl() {
@@ -400,6 +450,11 @@ export class SessionLink extends EventTarget {
         message = await this.e2e.open(frame, now());
       } catch (error) {
         console.warn("relaydesk: dropped a frame from member", header.sender, error.message);
+        // Sealed in an epoch newer than any held here: made while this member (now the
+        // key leader) was away. The leader starts a newer one (§6.3).
+        if (error instanceof p.NoEpochKey && (await this.e2e.strayEpoch(frame, now()))) {
+          await this.rekeyIfLeader();
+        }
         return;
       }
       this.content(header, message);
@@ -412,6 +467,11 @@ export class SessionLink extends EventTarget {
   content(header, message) {
     switch (message.type) {
       case p.FrameType.CHAT:
+        // The relay enforces the chat rule; a line it should not have forwarded is dropped.
+        if (!this.chatAllowed(header.sender, header.target)) {
+          console.warn("relaydesk: dropped a chat line the chat rule forbids, from", header.sender);
+          break;
+        }
         this.emit("chat", {
           from: header.sender,
           name: this.names.get(header.sender) ?? `member ${header.sender}`,
@@ -419,11 +479,36 @@ export class SessionLink extends EventTarget {
           private: header.target !== p.EVERYONE,
         });
         break;
+      case p.FrameType.ANNOTATION:
+        // The relay enforces who may draw; a stroke it should not have forwarded is dropped.
+        if (!this.mayDraw(header.sender)) {
+          console.warn("relaydesk: dropped a stroke from a member not let draw:", header.sender);
+          break;
+        }
+        this.emit("annotation", { from: header.sender, annotation: message });
+        break;
+      case p.FrameType.NOTES:
+        if (!this.leads(header.sender) || header.target !== p.EVERYONE) {
+          console.warn("relaydesk: dropped notes from a member that does not lead:", header.sender);
+          break;
+        }
+        this.notes = { from: header.sender, name: this.nameOf(header.sender), text: message.text };
+        this.emit("notes", this.notes);
+        break;
       case p.FrameType.SCREEN_UPDATE:
         if (header.sender === this.presenter) this.emit("screen", { update: message });
         break;
       case p.FrameType.CURSOR:
         if (header.sender === this.presenter) this.emit("cursor", message);
+        break;
+      case p.FrameType.SHARE_STATE:
+        if (header.sender === this.presenter) this.emit("share-state", { state: message });
+        break;
+      case p.FrameType.FILE_OFFER:
+      case p.FrameType.FILE_ANSWER:
+      case p.FrameType.FILE_CHUNK:
+      case p.FrameType.FILE_END:
+        this.emit("file", { header, message }); // files.js: the receiver checks the target
         break;
       default:
         break;
@@ -561,6 +646,14 @@ export class SessionLink extends EventTarget {
         if (!message.admitted) this.emit("notice", { text: `${name} was not let in` });
         break;
       }
+      case T.PERMISSIONS: {
+        const { chat, annotators, maySave, mayRecord } = message;
+        const changed = chat !== this.permissions.chat;
+        this.permissions = { chat, annotators: [...annotators], maySave, mayRecord };
+        this.emit("roster");
+        if (changed) this.emit("notice", { text: CHAT_RULE_TEXTS[chat] });
+        break;
+      }
       case T.LOCK:
         this.locked = Boolean(message.locked);
         this.emit("roster");
@@ -585,6 +678,9 @@ export class SessionLink extends EventTarget {
           this.setControlHolder(0, message.reason);
         }
         this.emit("roster");
+        break;
+      case T.REFRESH: // this member presents: `memberId` needs a full picture (§3.19)
+        this.emit("refresh", { memberId: message.memberId });
         break;
       case T.CONSENT_PROMPT:
         this.emit("prompt", { kind: message.kind, askedBy: message.askedBy });

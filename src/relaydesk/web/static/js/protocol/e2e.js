@@ -21,7 +21,12 @@ import {
 import { concat, equalBytes, u64, utf8 } from "./bytes.js";
 import { EVERYONE, FrameType, Flags, channelOf, isContentType, packHeader } from "./frames.js";
 import * as ks from "./keys.js";
-import { EPOCH_GRACE_SECONDS, EPOCH_MAX_AGE_SECONDS, MAX_FRAME_BODY } from "./limits.js";
+import {
+  EPOCH_GRACE_SECONDS,
+  EPOCH_MAX_AGE_SECONDS,
+  MAX_FRAME_BODY,
+  MAX_STRAY_EPOCH_JUMP,
+} from "./limits.js";
 import { decodeMessage, encodeMessage } from "./messages.js";
 import {
   aesGcmDecrypt,
@@ -79,6 +84,7 @@ export class EndToEnd {
   #highestSeen = new Map();
   #controlSequence = 0;
   #newestEpoch = 0; // the highest epoch number seen anywhere, even unopened
+  #strayAnsweredAt = null; // when a stray epoch last counted (strayEpoch)
   /** @type {Promise<unknown>} */
   #queue = Promise.resolve();
 
@@ -209,6 +215,8 @@ export class EndToEnd {
     const same =
       epoch.members.size === this.#present.size &&
       [...this.#present].every((id) => epoch.members.has(id));
+    // A newer epoch made while this leader's link was down: it holds no key for it.
+    if (this.#newestEpoch > epoch.number) return true;
     return !same || now - epoch.startedAt >= EPOCH_MAX_AGE_SECONDS;
   }
 
@@ -436,6 +444,46 @@ export class EndToEnd {
    * @param {number} now
    * @returns {Promise<any>} the message; frame.header.sender says who sent it
    */
+  /**
+   * Does this content frame, sealed in an epoch this member lacks, show that a newer
+   * epoch was made while it was away (§6.3)? Then it is noted, and a leader starts one
+   * above it. Only a frame a present member really signed counts, only a bounded jump
+   * above the newest epoch known, and at most once per EPOCH_GRACE_SECONDS — as in
+   * src/relaydesk/protocol/e2e.py stray_epoch.
+   * @param {Frame} frame
+   * @param {number} now
+   * @returns {Promise<boolean>}
+   */
+  strayEpoch(frame, now) {
+    return this.#serial(async () => {
+      const { header, body } = frame;
+      const held = this.#current?.number ?? 0;
+      const highest = Math.max(held, this.#newestEpoch);
+      if (
+        !isContentType(header.type) ||
+        !equalBytes(header.sessionUid, this.sessionUid) ||
+        !this.#present.has(header.sender) ||
+        !(held < header.epoch && header.epoch <= highest + MAX_STRAY_EPOCH_JUMP) ||
+        body.length < TAG_SIZE + SIGNATURE_SIZE
+      ) {
+        return false;
+      }
+      if (this.#strayAnsweredAt !== null && now - this.#strayAnsweredAt < EPOCH_GRACE_SECONDS) {
+        return false;
+      }
+      const headerBytes = packHeader(header, body.length);
+      const ciphertext = body.subarray(0, body.length - SIGNATURE_SIZE);
+      const signature = body.subarray(body.length - SIGNATURE_SIZE);
+      const sender = /** @type {Ticket} */ (this.#tickets.get(header.sender));
+      if (!(await ed25519Verify(sender.ed25519, signature, concat(CONTENT_LABEL, headerBytes, ciphertext)))) {
+        return false;
+      }
+      this.#strayAnsweredAt = now;
+      this.noteEpoch(header.epoch);
+      return true;
+    });
+  }
+
   open(frame, now) {
     return this.#serial(async () => {
       const { header, body } = frame;

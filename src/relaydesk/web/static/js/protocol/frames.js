@@ -40,12 +40,18 @@ export const FrameType = Object.freeze({
   REFRESH: 0x14,
   ADMIT: 0x15,
   WAITING: 0x16,
+  PERMISSIONS: 0x17,
   SCREEN_UPDATE: 0x40,
   CURSOR: 0x41,
+  SHARE_STATE: 0x42,
   INPUT_EVENT: 0x48,
   CHAT: 0x50,
+  NOTES: 0x51,
   ANNOTATION: 0x58,
   FILE_CHUNK: 0x60,
+  FILE_OFFER: 0x61,
+  FILE_ANSWER: 0x62,
+  FILE_END: 0x63,
 });
 
 /** @type {ReadonlyMap<number, string>} frame type code -> name */
@@ -64,10 +70,15 @@ export const Channel = Object.freeze({
 const CHANNELS = new Map([
   [FrameType.SCREEN_UPDATE, Channel.SCREEN],
   [FrameType.CURSOR, Channel.SCREEN],
+  [FrameType.SHARE_STATE, Channel.SCREEN],
   [FrameType.INPUT_EVENT, Channel.INPUT],
   [FrameType.CHAT, Channel.CHAT],
+  [FrameType.NOTES, Channel.CHAT],
   [FrameType.ANNOTATION, Channel.ANNOTATION],
   [FrameType.FILE_CHUNK, Channel.FILE],
+  [FrameType.FILE_OFFER, Channel.FILE],
+  [FrameType.FILE_ANSWER, Channel.FILE],
+  [FrameType.FILE_END, Channel.FILE],
 ]);
 
 /** Flags (§2.4): hints for the relay's queues; they change nothing else. */

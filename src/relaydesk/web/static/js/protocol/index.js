@@ -56,5 +56,6 @@ export * as hkdf from "./hkdf.js";
 export * as hpke from "./hpke.js";
 export { randomBytes } from "./primitives.js";
 export * from "./tickets.js";
+export * from "./rules.js";
 export * from "./keys.js";
 export * from "./e2e.js";

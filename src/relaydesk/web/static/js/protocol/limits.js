@@ -23,14 +23,23 @@ export const MAX_TILES_PER_UPDATE = 8192;
 export const MAX_CHAT_CHARS = 4000;
 export const MAX_TYPED_TEXT_CHARS = 1000;
 export const MAX_ANNOTATION_POINTS = 4096;
+export const MAX_NOTES_CHARS = 100_000;
 export const MAX_FILE_CHUNK = 256 * KIB;
 export const MAX_FILE_NAME_CHARS = 255;
+// Files (§4.5)
+export const MAX_FILE_BYTES = 2 * 1024 * MIB;
+export const MAX_KEPT_NAME_CHARS = 120;
+export const FILE_WINDOW_BYTES = 4 * MIB;
+export const FILE_ACK_BYTES = 1 * MIB;
+export const MAX_FILE_TRANSFERS_PER_PEER = 4;
+export const BROWSER_MAX_FILE_BYTES = 512 * MIB; // a received file is held in memory
 export const MAX_WHEEL_STEPS = 100; // wheel steps of one input event, each way (§4.2)
 export const MAX_SCREEN_PIXELS = 32 * MIB; // for the viewer (§4.1)
 export const MAX_UPDATE_AREA_FACTOR = 2; // for the viewer (§4.1)
 
 // Keys and epochs (§6)
 export const EPOCH_GRACE_SECONDS = 10;
+export const MAX_STRAY_EPOCH_JUMP = 16;
 export const EPOCH_MAX_AGE_SECONDS = 300;
 
 // Consent and relay timing (§7.1, §8), for the UI

@@ -10,7 +10,7 @@
 // side does; any failure is a MessageError. Encoding checks the same rules and throws
 // TypeError for a message this side must not send (a bug in the caller).
 //
-// u64 fields (PING/PONG nonce, FILE_CHUNK offset and size) decode to a number up to
+// u64 fields (PING/PONG nonce) decode to a number up to
 // 2^53 - 1 and to a bigint above; either is accepted when encoding.
 
 import { MessageError } from "./errors.js";
@@ -38,6 +38,8 @@ export const ConsentResult = Object.freeze({ GRANTED: 1, DENIED: 2, TIMED_OUT: 3
 export const LeaveReason = Object.freeze({ LEFT: 1, EXPELLED: 2, DISCONNECTED: 3 });
 /** Why a member waits in the lobby (§3.21). */
 export const WaitReason = Object.freeze({ APPROVAL: 1, HOST_ABSENT: 2 });
+/** Who may chat with whom, as the presenter or a host decides (§5.5). */
+export const ChatRule = Object.freeze({ EVERYONE: 1, PRESENTER: 2, NOBODY: 3 });
 export const EndReason = Object.freeze({
   ENDED_BY_HOST: 1,
   ENDED_BY_PRESENTER: 2,
@@ -54,8 +56,19 @@ export const RevokeReason = Object.freeze({
 });
 /** How a screen tile's pixels are carried (§4.1). */
 export const TileEncoding = Object.freeze({ RAW: 0, ZLIB: 1, PNG: 2, JPEG: 3, COPY: 4 });
+/** What the presenter lets viewers see (§4.1, SHARE_STATE). */
+export const ShareMode = Object.freeze({ LIVE: 1, PAUSED: 2, HIDDEN: 3 });
+/** How a file transfer ended (§4.5, FILE_END). */
+export const FileEndReason = Object.freeze({
+  COMPLETE: 1,
+  CANCELLED: 2,
+  INTEGRITY_FAILED: 3,
+  FAILED: 4,
+});
 export const InputKind = Object.freeze({ POINTER_MOVE: 1, BUTTON: 2, WHEEL: 3, KEY: 4, TEXT: 5 });
 export const Modifier = Object.freeze({ SHIFT: 1, CONTROL: 2, ALT: 4, META: 8 });
+/** How a stroke is drawn (§4.4). */
+export const AnnotationKind = Object.freeze({ PEN: 1, ARROW: 2, HIGHLIGHT: 3 });
 
 // Field reader ---------------------------------------------------------------------------
 
@@ -406,6 +419,13 @@ const CODECS = new Map([
     ["entry", Field.nested(ENTRY)],
     ["reason", Field.enumeration(WaitReason, "WaitReason")],
   ])],
+  // What attendees may do: chat rule, who annotates, save and record (§3.23).
+  [FrameType.PERMISSIONS, recordSchema([
+    ["chat", Field.enumeration(ChatRule, "ChatRule")],
+    ["annotators", Field.members(limits.MAX_MEMBERS)],
+    ["maySave", Field.boolean],
+    ["mayRecord", Field.boolean],
+  ])],
   // Content messages (§4), sealed end to end --------------------------------------------
   [FrameType.SCREEN_UPDATE, recordSchema([
     ["width", Field.number(1, SIDE)],
@@ -417,6 +437,12 @@ const CODECS = new Map([
     ["x", Field.number(0, SIDE)],
     ["y", Field.number(0, SIDE)],
     ["visible", Field.boolean],
+  ])],
+  // Live, paused or hidden, and whether parts are masked; never what or where (§4.1).
+  [FrameType.SHARE_STATE, recordSchema([
+    ["mode", Field.enumeration(ShareMode, "ShareMode")],
+    ["onlyWindow", Field.boolean],
+    ["masked", Field.boolean],
   ])],
   // Every event has all ten fields; those its kind does not use are zero or empty (§4.2).
   [FrameType.INPUT_EVENT, recordSchema([
@@ -438,21 +464,36 @@ const CODECS = new Map([
     ["width", Field.number(1, 64)],
     ["points", Field.arrayOf(limits.MAX_ANNOTATION_POINTS, POINT)],
     ["clear", Field.boolean, false],
+    ["kind", Field.enumeration(AnnotationKind, "AnnotationKind"), AnnotationKind.PEN],
+  ])],
+  // The host's notes, to everyone just before END (§4.3).
+  [FrameType.NOTES, recordSchema([["text", Field.text(limits.MAX_NOTES_CHARS, 1)]])],
+  // A file is offered to one member, answered (then acknowledged), sent, ended (§4.5).
+  [FrameType.FILE_OFFER, recordSchema([
+    ["transferId", Field.number(1, U32)],
+    ["name", Field.text(limits.MAX_FILE_NAME_CHARS, 1)], // the receiver sanitises it
+    ["size", Field.number(0, limits.MAX_FILE_BYTES)],
+    ["sha256", Field.binary(32, 32)], // of the whole file
+    ["chunkSize", Field.number(1, limits.MAX_FILE_CHUNK)],
+  ])],
+  [FrameType.FILE_ANSWER, recordSchema([
+    ["transferId", Field.number(1, U32)],
+    ["accepted", Field.boolean],
+    ["offset", Field.number(0, limits.MAX_FILE_BYTES)], // bytes the receiver holds
   ])],
   [FrameType.FILE_CHUNK, recordSchema([
-    ["transferId", Field.number(0, U32)],
-    ["offset", Field.integer(0, U64)],
+    ["transferId", Field.number(1, U32)],
+    ["offset", Field.number(0, limits.MAX_FILE_BYTES)],
     ["data", Field.binary(limits.MAX_FILE_CHUNK)],
-    ["name", Field.text(limits.MAX_FILE_NAME_CHARS), ""], // only in the chunk at offset 0
-    ["size", Field.integer(0, U64), 0], // only in the chunk at offset 0
-    ["sha256", Field.binary(32), new Uint8Array(0)], // only in the last chunk
   ], {
     check: (chunk) => {
-      if (chunk.sha256.length !== 0 && chunk.sha256.length !== 32) {
-        throw new MessageError("FILE_CHUNK: sha256 is empty or 32 bytes");
-      }
+      if (chunk.data.length === 0) throw new MessageError("FILE_CHUNK: data is empty");
     },
   })],
+  [FrameType.FILE_END, recordSchema([
+    ["transferId", Field.number(1, U32)],
+    ["reason", Field.enumeration(FileEndReason, "FileEndReason")],
+  ])],
 ]);
 
 /** @param {number} type @returns {Schema} */
