@@ -68,6 +68,8 @@ class Presenter:
         self.cursor: Cursor | None = None  # the pointer as last sent
         self.interval = 1.0 / fps
         self.picture: np.ndarray | None = None  # what every viewer has now (masked)
+        # The last picture viewers were sent, kept when sharing stops (for a snapshot).
+        self.last_sent: np.ndarray | None = None
         self.refresh_for: set[int] = set()
         self.updates_sent = 0
         self.settings = PrivacySettings()
@@ -190,7 +192,7 @@ class Presenter:
         previous = self.picture
         updates = await asyncio.to_thread(encode_update, previous, current)
         await self._send(updates, EVERYONE)
-        self.picture = current
+        self.picture = self.last_sent = current
         moved = self.pointer.moved() if self.pointer else None
         if moved is not None:
             self._pointer_at = moved

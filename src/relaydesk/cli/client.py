@@ -536,8 +536,8 @@ def _write_snapshot(
 
     if picture.ready:
         rgb = picture.to_rgb()
-    elif presenter is not None and presenter.picture is not None:
-        rgb = to_rgb(presenter.picture)  # what every viewer has (masked), as they see it
+    elif presenter is not None and presenter.last_sent is not None:
+        rgb = to_rgb(presenter.last_sent)  # what viewers were last sent (masked)
     else:
         say("No picture was received; no snapshot written.")
         return
