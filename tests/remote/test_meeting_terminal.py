@@ -5,30 +5,13 @@ it should."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from relaydesk.screen.xvfb import Xvfb
 from remote.conftest import on_display
+from remote.meeting_terminals import host_and_pat, join, start
 from support.servers import LiveServer
 from support.terminal import Terminal
-
-
-def start(profile: Path, screen: Xvfb, *settings: str) -> tuple[Terminal, str]:
-    terminal = Terminal("start", "--name", "Olga", "--config-dir", profile, *settings,
-                        env=on_display(screen))  # fmt: skip
-    invite = terminal.expect(r"Invite URL: (\S+)").group(1)
-    terminal.expect(r"\* now presenting: you")
-    return terminal, invite
-
-
-def join(invite: str, server: LiveServer, name: str, profile: Path, *extra: str) -> Terminal:
-    terminal = Terminal(
-        "join", invite, "--name", name, "--fingerprint", server.fingerprint,
-        "--config-dir", profile, *extra, env=on_display(None),
-    )  # fmt: skip
-    terminal.expect(rf"Joined session .* as {re.escape(name)}\.")
-    return terminal
 
 
 def test_the_host_runs_the_lobby_lock_and_expel_from_the_terminal(
@@ -76,46 +59,30 @@ def test_the_host_runs_the_lobby_lock_and_expel_from_the_terminal(
 def test_host_handover_and_end_for_everyone_from_the_terminal(
     server: LiveServer, organizer_profile: Path, presenter_screen: Xvfb, tmp_path: Path
 ) -> None:
-    host, invite = start(organizer_profile, presenter_screen)
-    try:
-        pat = join(invite, server, "Pat", tmp_path / "pat")
-        try:
-            host.expect(r"\+ Pat joined")
-            host.type("/host Pat")
-            pat.expect(r"\* You are now a host")
-            host.expect(r"\* You are no longer a host")
-            # Pat leads the keys now: both show the same new security code.
-            code = pat.expect(r"Security code: (\d{4} \d{4} \d{4} \d{4})").group(1)
-            host.expect(rf"Security code: {code}")
-            host.type("/lock")
-            host.expect(r"only a host can lock the session")
-            pat.type("/end")
-            pat.expect(r"The session has ended\.")
-        finally:
-            pat.stop()
-    finally:
-        host.stop()
+    with host_and_pat(server, organizer_profile, presenter_screen, tmp_path) as (host, pat):
+        host.type("/host Pat")
+        pat.expect(r"\* You are now a host")
+        host.expect(r"\* You are no longer a host")
+        # Pat leads the keys now: both show the same new security code.
+        code = pat.expect(r"Security code: (\d{4} \d{4} \d{4} \d{4})").group(1)
+        host.expect(rf"Security code: {code}")
+        host.type("/lock")
+        host.expect(r"only a host can lock the session")
+        pat.type("/end")
+        pat.expect(r"The session has ended\.")
 
 
 def test_the_presenter_decides_who_chats_with_whom_from_the_terminal(
     server: LiveServer, organizer_profile: Path, presenter_screen: Xvfb, tmp_path: Path
 ) -> None:
-    host, invite = start(organizer_profile, presenter_screen)
-    try:
-        pat = join(invite, server, "Pat", tmp_path / "pat")
-        try:
-            host.expect(r"\+ Pat joined")
-            host.type("/chat presenter")
-            pat.expect(r"\* Now attendees chat only privately, with the presenter or a host")
-            pat.type("hello everyone")
-            pat.expect(r"! the presenter lets attendees chat only privately")
-            pat.type("/to Olga just to you")
-            host.expect(r"\[chat\] Pat \(privately\): just to you")
-            host.type("/chat everyone")
-            pat.expect(r"\* Now attendees chat with everyone")
-            pat.type("hello again")
-            host.expect(r"\[chat\] Pat: hello again")
-        finally:
-            pat.stop()
-    finally:
-        host.stop()
+    with host_and_pat(server, organizer_profile, presenter_screen, tmp_path) as (host, pat):
+        host.type("/chat presenter")
+        pat.expect(r"\* Now attendees chat only privately, with the presenter or a host")
+        pat.type("hello everyone")
+        pat.expect(r"! the presenter lets attendees chat only privately")
+        pat.type("/to Olga just to you")
+        host.expect(r"\[chat\] Pat \(privately\): just to you")
+        host.type("/chat everyone")
+        pat.expect(r"\* Now attendees chat with everyone")
+        pat.type("hello again")
+        host.expect(r"\[chat\] Pat: hello again")

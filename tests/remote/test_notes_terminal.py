@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from relaydesk.screen.xvfb import Xvfb
-from remote.test_meeting_terminal import join, start
+from remote.meeting_terminals import host_and_pat
 from support.servers import LiveServer
 
 NOTES = "Decisions:\n- ship on Friday\n- Pat writes the release notes"
@@ -19,40 +19,26 @@ def test_the_hosts_notes_reach_a_terminal_at_the_end(
 ) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text(NOTES + "\n", encoding="utf-8")
-    host, invite = start(organizer_profile, presenter_screen, "--notes", str(notes))
-    try:
-        pat = join(invite, server, "Pat", tmp_path / "pat")
-        try:
-            host.expect(r"\+ Pat joined")
-            host.type("/end")
-            host.expect(r"Your notes were sent to everyone\.")
-            pat.expect(r"--- Notes from Olga ---")
-            for line in NOTES.splitlines():
-                pat.expect(re.escape(line))
-            pat.expect(r"--- end of the notes ---")
-            pat.expect(r"The session has ended\.")
-        finally:
-            pat.stop()
-    finally:
-        host.stop()
+    with host_and_pat(
+        server, organizer_profile, presenter_screen, tmp_path, host_args=("--notes", str(notes))
+    ) as (host, pat):
+        host.type("/end")
+        host.expect(r"Your notes were sent to everyone\.")
+        pat.expect(r"--- Notes from Olga ---")
+        for line in NOTES.splitlines():
+            pat.expect(re.escape(line))
+        pat.expect(r"--- end of the notes ---")
+        pat.expect(r"The session has ended\.")
 
 
 def test_without_notes_nothing_is_sent_at_the_end(
     server: LiveServer, organizer_profile: Path, presenter_screen: Xvfb, tmp_path: Path
 ) -> None:
-    host, invite = start(organizer_profile, presenter_screen)
-    try:
-        pat = join(invite, server, "Pat", tmp_path / "pat")
-        try:
-            host.expect(r"\+ Pat joined")
-            host.type("/end")
-            pat.expect(r"The session has ended\.")
-            assert "Notes from" not in pat.shown()
-            assert "notes were sent" not in host.shown()
-        finally:
-            pat.stop()
-    finally:
-        host.stop()
+    with host_and_pat(server, organizer_profile, presenter_screen, tmp_path) as (host, pat):
+        host.type("/end")
+        pat.expect(r"The session has ended\.")
+        assert "Notes from" not in pat.shown()
+        assert "notes were sent" not in host.shown()
 
 
 def test_an_unreadable_notes_file_stops_start_before_any_session(
