@@ -25,7 +25,14 @@ from relaydesk.agent.windows import Layout, WindowWatch
 from relaydesk.protocol.messages import InputEvent, InputKind, ShareMode
 from relaydesk.screen.capture import ScreenCapture
 from relaydesk.screen.picture import Picture, Rect, to_rgb
-from support.desktop import AppWindow, Desktop, has_colour, require_desktop, wait_until
+from support.desktop import (
+    AppWindow,
+    Desktop,
+    closing_apps,
+    has_colour,
+    started_desktop,
+    wait_until,
+)
 
 WIDTH, HEIGHT = 640, 480
 WALLPAPER = 0x2050A0
@@ -37,24 +44,15 @@ SECRET_CLASS = ("secret", "SecretNotes")
 
 @pytest.fixture(scope="module")
 def desktop() -> Iterator[Desktop]:
-    missing = require_desktop()
-    if missing:
-        pytest.skip(missing)
-    screen = Desktop(WIDTH, HEIGHT)
-    try:
-        screen.background(WALLPAPER)
+    with started_desktop(WIDTH, HEIGHT, WALLPAPER) as screen:
         yield screen
-    finally:
-        screen.close()
 
 
 @pytest.fixture
 def apps(desktop: Desktop) -> Iterator[Desktop]:
     """The desktop, its windows closed after the test."""
-    try:
-        yield desktop
-    finally:
-        desktop.close_apps()
+    with closing_apps(desktop) as screen:
+        yield screen
 
 
 @pytest.fixture

@@ -9,22 +9,20 @@ sender's strokes; notes go only from a leader, only to everyone, and arrive befo
 
 from __future__ import annotations
 
-import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from integration.helpers import (
-    Crowd,
     add_organizer,
     log_in,
     pinned_context,
     run_async,
     until,
 )
-from integration.test_meeting_controls import Meeting, OpenMeeting, create, got
+from integration.test_meeting_controls import OpenMeeting, got, meeting_opener
 from relaydesk.client.member import Rejected
 from relaydesk.errors import NotPermitted
 from relaydesk.protocol.messages import (
@@ -66,15 +64,7 @@ def own_context(own_server: LiveServer, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def open_meeting(own_server: LiveServer, own_context: ssl.SSLContext) -> OpenMeeting:
     """``async with open_meeting() as m``: a new session on this module's server."""
-    token = run_async(log_in(own_server.url, own_context))
-
-    @contextlib.asynccontextmanager
-    async def open_(**settings: bool) -> AsyncIterator[Meeting]:
-        created = await create(own_server, own_context, token, **settings)
-        async with Crowd() as crowd:
-            yield Meeting(own_server, own_context, token, created, crowd)
-
-    return open_
+    return meeting_opener(own_server, own_context, run_async(log_in(own_server.url, own_context)))
 
 
 def stroke(
@@ -92,11 +82,7 @@ def test_only_leaders_and_those_let_draw_annotate_and_clear_wipes_only_the_sende
 ) -> None:
     async def scenario() -> None:
         async with open_meeting() as m:
-            host = await m.host()
-            ann, ben = await m.guest("Ann"), await m.guest("Ben")
-            await host.keys_for(ann, ben)
-            await ann.keys_for(host, ben)
-            await ben.keys_for(host, ann)
+            host, ann, ben = await m.host_and_two_guests()
 
             # Not let draw: the relay refuses Ann's stroke; nobody gets it.
             await ann.member.send_content(stroke(1))
@@ -163,11 +149,7 @@ def test_notes_go_from_a_leader_to_everyone_just_before_the_end(
 ) -> None:
     async def scenario() -> None:
         async with open_meeting() as m:
-            host = await m.host()
-            ann, ben = await m.guest("Ann"), await m.guest("Ben")
-            await host.keys_for(ann, ben)
-            await ann.keys_for(host, ben)
-            await ben.keys_for(host, ann)
+            host, ann, ben = await m.host_and_two_guests()
 
             # An attendee cannot send notes; nor can a host send them to one member.
             await ann.member.send_content(Notes("mine"))

@@ -88,6 +88,14 @@ class Meeting:
         """The organizer, joining as host."""
         return await self.guest("Hannah", token=self.token, **options)
 
+    async def host_and_two_guests(self) -> tuple[Peer, Peer, Peer]:
+        """Hannah hosting, Ann and Ben joined; all three hold the same epoch's keys."""
+        host = await self.host()
+        ann, ben = await self.guest("Ann"), await self.guest("Ben")
+        for peer, others in ((host, (ann, ben)), (ann, (host, ben)), (ben, (host, ann))):
+            await peer.keys_for(*others)
+        return host, ann, ben
+
     async def guest(self, name: str, **options: Any) -> Peer:
         peer = await join(self.server, self.context, self.created.session_id, name, **options)
         return self.crowd.add(peer)
@@ -96,19 +104,24 @@ class Meeting:
 OpenMeeting = Callable[..., AbstractAsyncContextManager[Meeting]]
 
 
+def meeting_opener(server: LiveServer, context: ssl.SSLContext, token: str) -> OpenMeeting:
+    """``async with open_meeting(lobby=True) as m``: a new session on ``server`` with
+    those settings, its members closed at the end."""
+
+    @contextlib.asynccontextmanager
+    async def open_(**settings: bool) -> AsyncIterator[Meeting]:
+        created = await create(server, context, token, **settings)
+        async with Crowd() as crowd:
+            yield Meeting(server, context, token, created, crowd)
+
+    return open_
+
+
 @pytest.fixture
 def open_meeting(
     shared_server: LiveServer, shared_context: ssl.SSLContext, organizer_token: str
 ) -> OpenMeeting:
-    """``async with open_meeting(lobby=True) as m``: a new session with those settings."""
-
-    @contextlib.asynccontextmanager
-    async def open_(**settings: bool) -> AsyncIterator[Meeting]:
-        created = await create(shared_server, shared_context, organizer_token, **settings)
-        async with Crowd() as crowd:
-            yield Meeting(shared_server, shared_context, organizer_token, created, crowd)
-
-    return open_
+    return meeting_opener(shared_server, shared_context, organizer_token)
 
 
 async def join(
@@ -494,10 +507,7 @@ def test_the_chat_rule_holds_at_the_relay_and_again_at_each_receiver(
 ) -> None:
     async def scenario() -> None:
         async with open_meeting() as m:
-            host = await m.host()
-            ann, ben = await m.guest("Ann"), await m.guest("Ben")
-            await host.keys_for(ann, ben)
-            await ben.keys_for(host, ann)
+            host, ann, ben = await m.host_and_two_guests()
             rule = Permissions(ChatRule.PRESENTER, (), may_save=False, may_record=False)
             await host.member.send(rule)
             await until(lambda: ann.member.permissions == rule, "Ann hears the rule")

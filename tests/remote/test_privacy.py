@@ -38,7 +38,7 @@ from relaydesk.protocol.frames import HEADER_SIZE, FrameType, parse_header
 from relaydesk.protocol.messages import Refresh, ScreenUpdate, ShareMode, ShareState
 from relaydesk.screen.framebuffer import FrameBuffer
 from relaydesk.screen.picture import Rect
-from support.desktop import AppWindow, Desktop, has_colour, require_desktop
+from support.desktop import AppWindow, Desktop, closing_apps, has_colour, started_desktop
 from support.recording import Recorder, keys_of
 from support.terminal import Terminal
 
@@ -56,23 +56,15 @@ SCREEN_TYPES = {FrameType.SCREEN_UPDATE, FrameType.CURSOR}
 
 @pytest.fixture(scope="module")
 def desktop() -> Iterator[Desktop]:
-    missing = require_desktop()
-    if missing:
-        pytest.skip(missing)
-    screen = Desktop(WIDTH, HEIGHT)
-    try:
-        screen.background(WALLPAPER)
+    with started_desktop(WIDTH, HEIGHT, WALLPAPER) as screen:
         yield screen
-    finally:
-        screen.close()
 
 
 @pytest.fixture
 def apps(desktop: Desktop) -> Iterator[Desktop]:
-    try:
-        yield desktop
-    finally:
-        desktop.close_apps()
+    """The desktop, its windows closed after the test."""
+    with closing_apps(desktop) as screen:
+        yield screen
 
 
 @pytest.fixture

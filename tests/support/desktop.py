@@ -16,9 +16,11 @@ import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from Xlib import X, Xatom, Xutil
 from Xlib import display as xdisplay
 
@@ -254,3 +256,27 @@ def has_colour(picture: np.ndarray, rgb: int) -> int:
     """How many pixels of an RGB (height, width, 3) picture are exactly ``rgb``."""
     wanted = np.array([rgb >> 16, (rgb >> 8) & 0xFF, rgb & 0xFF], np.uint8)
     return int(np.all(picture == wanted, axis=2).sum())
+
+
+@contextlib.contextmanager
+def started_desktop(width: int, height: int, wallpaper: int) -> Iterator[Desktop]:
+    """A Desktop with a plain wallpaper, closed at the end; the test is skipped when
+    the tools it needs are not installed."""
+    missing = require_desktop()
+    if missing:
+        pytest.skip(missing)
+    screen = Desktop(width, height)
+    try:
+        screen.background(wallpaper)
+        yield screen
+    finally:
+        screen.close()
+
+
+@contextlib.contextmanager
+def closing_apps(desktop: Desktop) -> Iterator[Desktop]:
+    """The desktop, with every application window a test opened closed afterwards."""
+    try:
+        yield desktop
+    finally:
+        desktop.close_apps()
