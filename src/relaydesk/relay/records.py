@@ -43,6 +43,7 @@ class RecordKind(StrEnum):
     ROLE = "role"  # a host changed a member's role (handing over host, too)
     LOCK = "lock"  # a host locked or unlocked the session
     PERMISSIONS = "permissions"  # the presenter or a host changed what attendees may do
+    RECORDING = "recording"  # a host's client started or stopped recording (state=on|off)
 
 
 def role_name(role: Role | str) -> str:

@@ -1,35 +1,45 @@
-"""The embedded server's web application: the broker's API, the relay's WebSocket
-endpoint and the browser client, on one port."""
+"""The embedded server's web application: the broker's API and the browser client. The
+relay's WebSocket endpoint (``/relay``) shares their port, served below the application
+by the relay's own driver (server/serving.py, relay/endpoint.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
 
-from fastapi import FastAPI, Request, Response, WebSocket
+from fastapi import FastAPI, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from relaydesk import __version__
 from relaydesk.broker.api import create_api
 from relaydesk.broker.service import Broker
-from relaydesk.relay import endpoint
-from relaydesk.relay.hub import RelayHub
+from relaydesk.ops.headers import BASE_HEADERS, HeaderSource
 from relaydesk.web import STATIC_DIR
 
-# The web client loads nothing from anywhere else and runs no inline script.
-WEB_HEADERS = {
+# The web client loads nothing from anywhere else and runs no inline script. The same
+# headers go with every answer of the broker and the embedded server (ops/headers.py).
+WEB_HEADERS: Mapping[str, str] = {
+    **BASE_HEADERS,
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
         "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
-def create_app(broker: Broker, hub: RelayHub) -> FastAPI:
+def web_headers(relay_origins: list[str]) -> Mapping[str, str]:
+    """WEB_HEADERS with the registered relays' ``wss://`` origins allowed to connect to."""
+    if not relay_origins:
+        return WEB_HEADERS
+    policy = WEB_HEADERS["Content-Security-Policy"].replace(
+        "connect-src 'self'", "connect-src 'self' " + " ".join(relay_origins)
+    )
+    return {**WEB_HEADERS, "Content-Security-Policy": policy}
+
+
+def create_app(broker: Broker) -> FastAPI:
+    """The web application (``/relay`` is not in it: ``HttpsServer`` serves it)."""
     app = FastAPI(
         title="relaydesk broker",
         version=__version__,
@@ -39,16 +49,12 @@ def create_app(broker: Broker, hub: RelayHub) -> FastAPI:
     )
     app.include_router(create_api(broker))
 
-    @app.websocket("/relay")
-    async def relay(websocket: WebSocket) -> None:
-        await endpoint.serve(websocket, hub)
-
     index = (STATIC_DIR / "index.html").read_bytes()
 
     @app.get("/", include_in_schema=False)
     def home() -> Response:
         """The server's own address: the join page."""
-        return RedirectResponse("/j", status_code=307, headers=WEB_HEADERS)
+        return RedirectResponse("/j", status_code=307)
 
     @app.get("/j", include_in_schema=False)
     @app.get("/j/{session_id}", include_in_schema=False)
@@ -56,15 +62,17 @@ def create_app(broker: Broker, hub: RelayHub) -> FastAPI:
     def web_client() -> Response:
         """The browser client: the join page (it reads the session ID from the address)
         or, at /host, the organizer's console; the page picks its view from the path."""
-        return Response(index, media_type="text/html; charset=utf-8", headers=WEB_HEADERS)
+        return Response(index, media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[..., Any]) -> Any:
-        response = await call_next(request)
-        for name, value in WEB_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
     return app
+
+
+def page_headers(broker: Broker) -> HeaderSource:
+    """The headers of the broker's and the embedded server's answers (ops/headers.py)."""
+
+    async def headers() -> Mapping[str, str]:
+        # Registered relays change while the server runs: the policy is made per answer.
+        return web_headers(await run_in_threadpool(broker.relays.origins))
+
+    return headers

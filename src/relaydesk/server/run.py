@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from sqlalchemy import text
 
-from relaydesk import limits
+from relaydesk.broker.figures import broker_figures
 from relaydesk.broker.service import Broker, BrokerSettings
 from relaydesk.broker.store import Store
-from relaydesk.protocol.frames import HEADER_SIZE
+from relaydesk.ops.metrics import Metrics, relay_figures, routes
 from relaydesk.relay.hub import RelayHub
 from relaydesk.relay.records import QueuedRecords
+from relaydesk.relay.tcp import serve_tcp
 from relaydesk.server import DEFAULT_PORT
-from relaydesk.server.app import create_app
+from relaydesk.server.app import create_app, page_headers
 from relaydesk.server.datadir import DataDir, certificate_fingerprint
+from relaydesk.server.serving import (
+    HttpsServer,
+    bind,
+    direct_tls_port,
+    expire_prompts,
+    shown_host,
+    url_host,
+)
 
 
 @dataclass(frozen=True)
@@ -31,34 +40,7 @@ class ServerOptions:
     public_url: str | None = None  # as clients reach it, if not https://HOST:PORT
     cert: Path | None = None
     key: Path | None = None
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind first, so ``--port 0`` works and the URL printed is the real one."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(512)
-    sock.setblocking(False)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            try:
-                yield
-            finally:
-                # uvicorn re-raises the signal that stopped it once it has shut down,
-                # which kills the process (SIGTERM) before EmbeddedServer.stop() wrote
-                # the last event records and closed the database.
-                self._captured_signals.clear()
+    tcp_port: int | None = None  # direct TLS (relay/tcp.py); None: port + 1, 0: any free
 
 
 class EmbeddedServer:
@@ -70,20 +52,28 @@ class EmbeddedServer:
         self.data = DataDir(options.data)
         self.url = ""
         self.fingerprint = ""
+        self.tcp_address = ""  # host:port of the direct TLS transport, once started
 
     async def start(self) -> None:
         options = self.options
         signing_key = self.data.load_or_create_broker_key()
-        sock = _bind(options.host, options.port)
+        sock = bind(options.host, options.port)
+        try:
+            await self._start_on(sock, signing_key)
+        except BaseException:
+            sock.close()  # the port is free again for whoever tries next
+            raise
+
+    async def _start_on(self, sock: socket.socket, signing_key: Ed25519PrivateKey) -> None:
+        options = self.options
         port = sock.getsockname()[1]
-        shown_host = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host
-        self.url = options.public_url or f"https://{_url_host(shown_host)}:{port}"
-        cert, key = self.data.load_or_create_tls(
-            [options.host, shown_host], options.cert, options.key
-        )
+        host = shown_host(options.host)
+        self.url = options.public_url or f"https://{url_host(host)}:{port}"
+        cert, key = self.data.load_or_create_tls([options.host, host], options.cert, options.key)
         self.fingerprint = certificate_fingerprint(cert)
         self.store = Store.open(self.data.database_url)
         self.broker = Broker(self.store, signing_key, BrokerSettings(self.url))
+        self.broker.local_relay.fingerprint = self.fingerprint  # members pin it (join answer)
         self.records = QueuedRecords(self.broker.record_sink)
         self.hub = RelayHub(signing_key.public_key(), self.records)
         loop = asyncio.get_running_loop()
@@ -93,39 +83,38 @@ class EmbeddedServer:
             loop.call_soon_threadsafe(self.hub.end_session, session_uid)
 
         self.broker.on_session_ended = session_ended
-        config = uvicorn.Config(
-            create_app(self.broker, self.hub),
-            ssl_certfile=str(cert),
-            ssl_keyfile=str(key),
-            ws="websockets-sansio",
-            ws_max_size=HEADER_SIZE + limits.MAX_FRAME_BODY,
-            ws_per_message_deflate=False,  # compressing ciphertext only costs CPU
-            ws_ping_interval=20.0,
-            log_level="warning",
-            access_log=False,  # a join URL holds the session ID: keep it out of logs
-            lifespan="off",
-            timeout_graceful_shutdown=limits.SERVER_SHUTDOWN_GRACE_SECONDS,
+        self.app = self._with_ops(create_app(self.broker))  # tests walk its routes
+        self._server = HttpsServer(self.app, cert, key, page_headers(self.broker), hub=self.hub)
+        tcp_port = direct_tls_port(options.tcp_port, options.port)
+        self._tcp = await serve_tcp(self.hub, options.host, tcp_port, self._server.ssl_context)
+        self.tcp_address = f"{url_host(host)}:{self._tcp.sockets[0].getsockname()[1]}"
+        self.broker.local_relay.tcp_address = self.tcp_address  # in join answers' relays
+        self._ticker = asyncio.create_task(expire_prompts(self.hub))
+        await self._server.start(sock)
+
+    def _with_ops(self, app: FastAPI) -> FastAPI:
+        """``/metrics`` and ``/healthz`` (ops/metrics.py) beside the broker and relay."""
+        hub, store = self.hub, self.store
+        self.metrics = Metrics(
+            relay=lambda: relay_figures(hub), broker=lambda: broker_figures(store)
         )
-        config.load()
-        assert config.ssl is not None
-        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
-        self._server = _Server(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-        self._ticker = asyncio.create_task(_expire_prompts(self.hub))
-        while not self._server.started:
-            if self._serving.done():
-                self._serving.result()
-                raise RuntimeError("the server stopped while starting")
-            await asyncio.sleep(0.02)
+        engine = self.store.engine
+
+        def database() -> bool:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+
+        app.router.routes.extend(routes(self.metrics, {"database": database}))
+        return app
 
     async def wait(self) -> None:
-        await self._serving
+        await self._server.wait()
 
     async def stop(self) -> None:
         self._ticker.cancel()
-        self._server.should_exit = True
-        with contextlib.suppress(BaseException):
-            await self._serving
+        # Direct TLS and WebSocket links are told 1012 (service restart) side by side.
+        await asyncio.gather(self._tcp.stop(), self._server.stop())
         self.records.close()
         self.store.close()
 
@@ -136,13 +125,8 @@ async def serve(options: ServerOptions, say: Callable[[str], None] = print) -> N
     await server.start()
     try:
         say(f"relaydesk server ready at {server.url}")
+        say(f"direct TLS on {server.tcp_address}")
         say(f"TLS certificate SHA-256 fingerprint: {server.fingerprint}")
         await server.wait()
     finally:
         await server.stop()
-
-
-async def _expire_prompts(hub: RelayHub) -> None:
-    while True:
-        await asyncio.sleep(limits.RELAY_CONSENT_TICK_SECONDS)
-        hub.expire_prompts()
