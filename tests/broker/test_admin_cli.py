@@ -9,15 +9,18 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from broker_testing import FakeClock
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relaydesk.broker.records import CSV_COLUMNS
 from relaydesk.broker.store import Store, TotpState
 from relaydesk.cli import main
 from relaydesk.protocol.messages import Role
+from relaydesk.relay.identity import public_text
 from relaydesk.server.datadir import DATABASE_URL_ENV, DataDir
 
 PASSWORD = "a long enough passphrase"
@@ -60,8 +63,11 @@ def test_add_list_disable(data: DataDir, capsys: pytest.CaptureFixture[str]) -> 
     assert "Disabled bob" in capsys.readouterr().out
     assert admin(data, "user", "list") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "STATUS", "CREATED", "(UTC)"]
-    assert [line.split()[:2] for line in lines[1:]] == [["alice", "active"], ["bob", "disabled"]]
+    assert lines[0].split() == ["NAME", "STATUS", "ROLE", "CREATED", "(UTC)"]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        ["alice", "active", "organizer"],
+        ["bob", "disabled", "organizer"],
+    ]
     assert admin(data, "user", "enable", "bob") == 0
 
 
@@ -183,6 +189,7 @@ def test_records_as_json_since_a_date(
         "bytes_out": 0,
         "detail": None,
         "email": "alice@example.org",
+        "organizer": "alice",
     }
     assert admin(data, "records", "--json", "--since", "2027-01-15T09:00") == 0
     assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == [
@@ -257,3 +264,135 @@ def test_totp_reset_turns_off_two_step_login(
     assert "had no two-step login" in capsys.readouterr().out
     assert admin(data, "user", "totp-reset", "nobody") == 1
     assert "no account is named 'nobody'" in capsys.readouterr().err
+
+
+def test_relays_are_added_listed_and_removed_by_the_admin_command(
+    data: DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A relay key is base64url: about one in 64 begins with "-", which --key=KEY takes.
+    key = next(
+        text
+        for text in (public_text(Ed25519PrivateKey.generate()) for _ in range(10_000))
+        if text.startswith("-")
+    )
+    assert admin(data, "relay", "add", "relay-a", f"--key={key}") == 0
+    capsys.readouterr()
+    assert admin(data, "relay", "list") == 0
+    assert "relay-a" in capsys.readouterr().out
+    assert admin(data, "relay", "remove", "relay-a") == 0
+    capsys.readouterr()
+    assert admin(data, "relay", "list") == 0
+    assert "relay-a" not in capsys.readouterr().out
+
+
+# Administrators, the site policy, password resets, filtered records ------------------------
+
+
+def test_administrators_are_added_granted_and_revoked(
+    data: DataDir, server_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert admin(data, "user", "add", "root", "--admin", "--password-stdin", stdin=PASSWORD) == 0
+    assert capsys.readouterr().out == "Added site administrator account root.\n"
+    assert admin(data, "user", "add", "alice", "--password-stdin", stdin=PASSWORD) == 0
+    assert admin(data, "user", "grant-admin", "alice") == 0
+    assert admin(data, "user", "revoke-admin", "root") == 0
+    roles = {a.username: a.is_admin for a in server_store.accounts()}
+    assert roles == {"alice": True, "root": False}
+    capsys.readouterr()
+    assert admin(data, "user", "list") == 0
+    assert [line.split()[2] for line in capsys.readouterr().out.splitlines()[1:]] == [
+        "administrator",
+        "organizer",
+    ]
+    assert admin(data, "user", "grant-admin", "nobody") == 1
+
+
+def test_the_policy_is_shown_and_set(
+    data: DataDir, server_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert admin(data, "policy", "show") == 0
+    shown = capsys.readouterr().out
+    assert "disable_sharing             off" in shown
+    assert "min_account_password_chars  12" in shown
+    assert admin(data, "policy", "set", "disable_sharing=on", "min_session_password_chars=8",
+                 "restricted-access=yes") == 0  # fmt: skip
+    assert "(last changed" in capsys.readouterr().out
+    policy = server_store.policy()  # what the running server reads
+    assert policy.disable_sharing and policy.restricted_access
+    assert policy.min_session_password_chars == 8
+    assert policy.updated_by is not None and policy.updated_by.endswith("(admin command)")
+    assert admin(data, "policy", "show", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["disable_sharing"] is True
+    for bad in ("disable_sharing=maybe", "min_account_password_chars=4", "nonsense=on"):
+        assert admin(data, "policy", "set", bad) == 1, bad
+        assert "relaydesk:" in capsys.readouterr().err
+    assert server_store.policy().min_account_password_chars == 12
+
+
+def test_new_accounts_meet_the_sites_password_rules(
+    data: DataDir, server_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert admin(data, "policy", "set", "strong_passwords=on", "min_account_password_chars=16") == 0
+    capsys.readouterr()
+    refusals = {
+        "fifteen chars!!": "(rule: length)",
+        "carol's own long password": "(rule: name)",
+        "abcabcabcabcabcabc": "(rule: guessable)",
+    }
+    for password, rule in refusals.items():
+        assert admin(data, "user", "add", "carol", "--password-stdin", stdin=password) == 1
+        assert capsys.readouterr().err.strip().endswith(rule), password
+    assert admin(data, "user", "add", "carol", "--password-stdin",
+                 stdin="velvet thunder over quiet rivers") == 0  # fmt: skip
+
+
+def test_password_resets_are_listed_approved_and_denied(
+    data: DataDir, server_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("alice", "bob"):
+        server_store.add_account(name, "$argon2id$not-used-here")
+        assert server_store.add_password_reset(name, "203.0.113.9")
+    assert admin(data, "password-reset", "list") == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split() == ["ID", "USERNAME", "ASKED", "(UTC)", "FROM", "STATE"]
+    first, second = (line.split()[0] for line in listing[1:])
+    assert admin(data, "password-reset", "approve", first) == 0
+    approved = capsys.readouterr().out
+    code = approved.splitlines()[2].strip()
+    assert len(code) == 29 and "It is not shown again." in approved
+    from relaydesk.broker.resets import reset_code_hash  # noqa: PLC0415
+
+    with closing(Store.open(data.database_url)) as now_store:  # the admin command's clock
+        assert now_store.reset_password_with_code("alice", reset_code_hash(code), "$new")
+    assert admin(data, "password-reset", "deny", second) == 0
+    assert admin(data, "password-reset", "deny", second) == 1  # decided already
+    assert admin(data, "password-reset", "list") == 0
+    assert "No password reset waits for you." in capsys.readouterr().out
+    assert admin(data, "password-reset", "list", "--all") == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[5] for line in lines] == ["used", "denied"]
+    assert all(line.endswith("(admin command)") for line in lines)  # who decided
+
+
+def test_records_filtered_and_one_line_per_member(
+    data: DataDir, server_store: Store, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session_id, _ = _session_with_records(server_store, clock)
+    assert admin(data, "records", "--json", "--session", session_id, "--organizer", "alice") == 0
+    assert len(json.loads(capsys.readouterr().out)) == 6
+    assert admin(data, "records", "--json", "--organizer", "bob") == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert admin(data, "records", "--json", "--from", "2027-01-15T08:30", "--to", "2030-01-01") == 0
+    assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == [
+        "leave", "leave", "session_end",
+    ]  # fmt: skip
+    assert admin(data, "records", "--members") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["member_id"], r["duration_seconds"], r["bytes_out"]) for r in rows] == [
+        ("1", "3600.0", "4000"),
+        ("2", "3600.0", "2000000"),
+    ]
+    assert rows[1]["display_name"].startswith("'=")  # no formula in a spreadsheet
+    assert admin(data, "records", "--members", "--json", "--session", "999999999") == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert admin(data, "records", "--session", "12") == 1

@@ -22,6 +22,7 @@ from relaydesk.protocol.tickets import (
     Ticket,
     TicketRule,
     read_ticket,
+    refresh_message,
     sign_ticket,
     verify_ticket,
 )
@@ -35,7 +36,7 @@ TICKET = Ticket(
     member_id=3,
     display_name="Zoë",
     role=Role.PARTICIPANT,
-    x25519=bytes([0x11]) * 32,
+    agreement=bytes([0x11]) * 1216,
     ed25519=bytes([0x22]) * 32,
     relay="wss://relay.example.org/relay",
     expires_at=NOW + 600,
@@ -59,10 +60,12 @@ def test_sign_verify_round_trip(ticket: Ticket) -> None:
     BROKER.public_key().verify(signature, TICKET_LABEL + content)  # an independent check
 
 
-def test_version_2_carries_email_and_rules() -> None:
-    assert TICKET_VERSION == 2
-    assert (TICKET.email, TICKET.rules) == ("", TicketRule(0))  # the defaults
-    assert TICKET.to_fields()[0] == 2 and TICKET.to_fields()[-2:] == ["", 0]
+def test_version_4_carries_email_rules_placement_and_a_hybrid_key() -> None:
+    assert TICKET_VERSION == 4
+    assert len(TICKET.agreement) == 1216
+    assert (TICKET.email, TICKET.rules, TICKET.placement) == ("", TicketRule(0), 0)
+    assert TICKET.to_fields()[0] == 4 and TICKET.to_fields()[-3:] == ["", 0, 0]
+    assert verify(sign_ticket(replace(TICKET, placement=7), BROKER)).placement == 7
     rules = TicketRule.WAIT_IN_LOBBY | TicketRule.JOIN_BEFORE_HOST
     ticket = replace(TICKET, email="zoe@example.org", rules=rules)
     checked = verify(sign_ticket(ticket, BROKER))
@@ -70,7 +73,15 @@ def test_version_2_carries_email_and_rules() -> None:
     assert TicketRule.WAIT_IN_LOBBY in checked.rules
     assert TicketRule.TWO_PARTY not in checked.rules
     assert isinstance(checked.rules, TicketRule)
-    assert [int(r) for r in TicketRule] == [1, 2, 4]
+    assert [int(r) for r in TicketRule] == [1, 2, 4, 8, 16]
+
+
+def test_the_site_policy_bits_travel_in_the_ticket() -> None:
+    rules = TicketRule.NO_SHARING | TicketRule.NO_CONTROL
+    checked = verify(sign_ticket(replace(TICKET, rules=rules), BROKER))
+    assert checked.rules == rules
+    assert TICKET.to_fields()[-2] == 0  # no bits: as before the policy existed
+    assert replace(TICKET, rules=rules).to_fields()[-2] == 24
 
 
 def test_valid_ticket_until_expiry() -> None:
@@ -150,19 +161,24 @@ def test_forged_and_expired_reports_the_forgery() -> None:
         pack([b"content", bytes(63)]),
         pack(["content", bytes(64)]),
         pack([pack([1, UID]), bytes(64)]),
+        pack([pack([5, *TICKET.to_fields()[1:]]), bytes(64)]),
         pack([pack([3, *TICKET.to_fields()[1:]]), bytes(64)]),
+        pack([pack([4, *TICKET.to_fields()[1:5], bytes(32), *TICKET.to_fields()[6:]]), bytes(64)]),
+        pack([pack([2, *TICKET.to_fields()[1:-1]]), bytes(64)]),
         pack([pack([1, *TICKET.to_fields()[1:9]]), bytes(64)]),
         pack([pack([*TICKET.to_fields(), 0]), bytes(64)]),
+        pack([pack(TICKET.to_fields()[:-2]), bytes(64)]),
         pack([pack(TICKET.to_fields()[:-1]), bytes(64)]),
-        pack([pack([*TICKET.to_fields()[:-1], 8]), bytes(64)]),
-        pack([pack([*TICKET.to_fields()[:-1], 0x80000000]), bytes(64)]),
-        pack([pack([*TICKET.to_fields()[:-1], -1]), bytes(64)]),
-        pack([pack([*TICKET.to_fields()[:-1], True]), bytes(64)]),
-        pack([pack([*TICKET.to_fields()[:-2], "e" * 255, 0]), bytes(64)]),
-        pack([pack([*TICKET.to_fields()[:-2], b"", 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-1], 2**32]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-2], 32, 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-2], 0x80000000, 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-2], -1, 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-2], True, 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-3], "e" * 255, 0, 0]), bytes(64)]),
+        pack([pack([*TICKET.to_fields()[:-3], b"", 0, 0]), bytes(64)]),
         pack([pack(replace(TICKET, display_name="").to_fields()), bytes(64)]),
         pack([pack(replace(TICKET, member_id=0).to_fields()), bytes(64)]),
-        pack([pack(replace(TICKET, x25519=bytes(31)).to_fields()), bytes(64)]),
+        pack([pack(replace(TICKET, agreement=bytes(1215)).to_fields()), bytes(64)]),
         pack([pack(replace(TICKET, display_name="x" * 65).to_fields()), bytes(64)]),
         pack([bytes(4097), bytes(64)]),
     ],
@@ -175,10 +191,15 @@ def test_forged_and_expired_reports_the_forgery() -> None:
         "short-signature",
         "content-as-text",
         "short-content",
+        "version-5",
         "version-3",
+        "x25519-key-only",
+        "version-2",
         "version-1",
         "extra-field",
         "no-rules",
+        "no-placement",
+        "placement-above-u32",
         "unknown-rule",
         "high-rule-bit",
         "negative-rules",
@@ -215,3 +236,9 @@ def test_corrupted_tickets_raise_only_ticket_errors(tail: bytes, index: int, xor
     except TicketError:
         return
     assert ticket == TICKET  # a change in the outer wrapper that still reads the same
+
+
+def test_refresh_message_is_label_ticket_and_big_endian_seconds() -> None:
+    blob = sign_ticket(TICKET, BROKER)
+    message = refresh_message(blob, 0x0102030405060708)
+    assert message == b"relaydesk/v1 refresh\n" + blob + bytes(range(1, 9))

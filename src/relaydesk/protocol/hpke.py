@@ -1,29 +1,43 @@
-"""HPKE (RFC 9180) base mode, single shot: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
-AES-256-GCM (suite 0x0020/0x0001/0x0002). docs/protocol.md §6.2.
+"""HPKE (RFC 9180) base mode, single shot, with the hybrid post-quantum KEM
+MLKEM768-X25519 ("X-Wing", KEM id 0x647A of the HPKE PQ draft), HKDF-SHA256 and
+AES-256-GCM: how epoch secrets are sealed to each member (docs/protocol.md §6.2).
 
-Written out from the RFC rather than taken from ``cryptography.hazmat.primitives.hpke``
-because the ephemeral key must be injectable (golden vectors, a pure core) and the
-browser client needs the same steps in WebCrypto. The tests check interoperability with
-``cryptography``'s HPKE in both directions.
+The suite is ``cryptography``'s (``hazmat.primitives.hpke``): the library, not a
+hand-written composition, does the encapsulation, the key schedule and the AEAD. It draws
+the encapsulation randomness itself (it cannot be injected), so sealing is the one
+operation of this pure core that is not a function of its inputs: the golden vectors of
+sealing are open-only (a fixed private key, ``enc`` and ciphertext -> the plaintext).
+
+A member's agreement key is a pair: an ML-KEM-768 key (kept as its 64-byte seed d || z,
+FIPS 203) and an X25519 key. Its public key on the wire is the ML-KEM-768 encapsulation
+key (1184 bytes) followed by the X25519 public key (32): 1216 bytes. ``enc`` is the
+ML-KEM ciphertext (1088) followed by the ephemeral X25519 public key (32): 1120 bytes.
 """
 
 from __future__ import annotations
 
-import struct
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives import hpke as library
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey, MLKEM768PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from relaydesk.errors import DecryptionFailed
 
-KEM_ID, KDF_ID, AEAD_ID = 0x0020, 0x0001, 0x0002
-_KEM_SUITE = b"KEM" + struct.pack(">H", KEM_ID)
-_HPKE_SUITE = b"HPKE" + struct.pack(">HHH", KEM_ID, KDF_ID, AEAD_ID)
-_MODE_BASE = b"\x00"
-N_SECRET, N_KEY, N_NONCE, N_ENC = 32, 32, 12, 32
+KEM_ID, KDF_ID, AEAD_ID = 0x647A, 0x0001, 0x0002
+SUITE = library.Suite(
+    library.KEM.MLKEM768_X25519, library.KDF.HKDF_SHA256, library.AEAD.AES_256_GCM
+)
+MLKEM_SEED_SIZE = 64  # d || z (FIPS 203 key generation seed)
+MLKEM_PUBLIC_SIZE = 1184
+MLKEM_CIPHERTEXT_SIZE = 1088
+X25519_SIZE = 32
+PUBLIC_KEY_SIZE = MLKEM_PUBLIC_SIZE + X25519_SIZE  # 1216
+ENC_SIZE = MLKEM_CIPHERTEXT_SIZE + X25519_SIZE  # 1120
+TAG_SIZE = 16
 
 
 def extract(salt: bytes, ikm: bytes) -> bytes:
@@ -38,60 +52,58 @@ def expand(prk: bytes, info: bytes, length: int) -> bytes:
     return HKDFExpand(hashes.SHA256(), length, info).derive(prk)
 
 
-def _labeled_extract(suite: bytes, salt: bytes, label: bytes, ikm: bytes) -> bytes:
-    return extract(salt, b"HPKE-v1" + suite + label + ikm)
+@dataclass(frozen=True)
+class AgreementKey:
+    """A member's hybrid private key: ML-KEM-768 and X25519."""
+
+    mlkem: MLKEM768PrivateKey
+    x25519: X25519PrivateKey
+    _pair: library.MLKEM768X25519PrivateKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pair", library.MLKEM768X25519PrivateKey(self.mlkem, self.x25519))
+
+    @classmethod
+    def from_private_bytes(cls, mlkem_seed: bytes, x25519: bytes) -> AgreementKey:
+        return cls(
+            MLKEM768PrivateKey.from_seed_bytes(mlkem_seed),
+            X25519PrivateKey.from_private_bytes(x25519),
+        )
+
+    def public_bytes(self) -> bytes:
+        """The 1216-byte public key a ticket carries."""
+        return (
+            self.mlkem.public_key().public_bytes_raw() + self.x25519.public_key().public_bytes_raw()
+        )
 
 
-def _labeled_expand(suite: bytes, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
-    labeled_info = struct.pack(">H", length) + b"HPKE-v1" + suite + label + info
-    return expand(prk, labeled_info, length)
-
-
-def _shared_secret(dh: bytes, enc: bytes, recipient_public: bytes) -> bytes:
-    eae_prk = _labeled_extract(_KEM_SUITE, b"", b"eae_prk", dh)
-    kem_context = enc + recipient_public
-    return _labeled_expand(_KEM_SUITE, eae_prk, b"shared_secret", kem_context, N_SECRET)
-
-
-def _key_schedule(shared_secret: bytes, info: bytes) -> tuple[bytes, bytes]:
-    psk_id_hash = _labeled_extract(_HPKE_SUITE, b"", b"psk_id_hash", b"")
-    info_hash = _labeled_extract(_HPKE_SUITE, b"", b"info_hash", info)
-    context = _MODE_BASE + psk_id_hash + info_hash
-    secret = _labeled_extract(_HPKE_SUITE, shared_secret, b"secret", b"")
-    key = _labeled_expand(_HPKE_SUITE, secret, b"key", context, N_KEY)
-    base_nonce = _labeled_expand(_HPKE_SUITE, secret, b"base_nonce", context, N_NONCE)
-    return key, base_nonce
-
-
-def _dh(private: X25519PrivateKey, public: bytes) -> bytes:
-    try:
-        return private.exchange(X25519PublicKey.from_public_bytes(public))
-    except ValueError:  # a low-order point gives the all-zero secret (RFC 9180 §7.1.4)
-        raise DecryptionFailed("the X25519 key agreement failed (invalid public key)") from None
+def public_key(data: bytes) -> library.MLKEM768X25519PublicKey:
+    """Parse a 1216-byte hybrid public key; ValueError if it is not one (its ML-KEM part
+    fails FIPS 203's encapsulation key check, or a part has the wrong size)."""
+    if len(data) != PUBLIC_KEY_SIZE:
+        raise ValueError(f"a hybrid public key is {PUBLIC_KEY_SIZE} bytes, not {len(data)}")
+    mlkem = MLKEM768PublicKey.from_public_bytes(data[:MLKEM_PUBLIC_SIZE])
+    x25519 = X25519PublicKey.from_public_bytes(data[MLKEM_PUBLIC_SIZE:])
+    return library.MLKEM768X25519PublicKey(mlkem, x25519)
 
 
 def seal(
-    recipient_public: bytes,
-    info: bytes,
-    aad: bytes,
-    plaintext: bytes,
-    ephemeral: X25519PrivateKey,
+    recipient: library.MLKEM768X25519PublicKey, info: bytes, plaintext: bytes
 ) -> tuple[bytes, bytes]:
-    """Seal to ``recipient_public``; returns (enc, ciphertext). ``ephemeral`` must be fresh."""
-    enc = ephemeral.public_key().public_bytes_raw()
-    shared_secret = _shared_secret(_dh(ephemeral, recipient_public), enc, recipient_public)
-    key, base_nonce = _key_schedule(shared_secret, info)
-    return enc, AESGCM(key).encrypt(base_nonce, plaintext, aad)
-
-
-def open_(
-    recipient: X25519PrivateKey, enc: bytes, info: bytes, aad: bytes, ciphertext: bytes
-) -> bytes:
-    """Open what ``seal`` made for this recipient; raises DecryptionFailed."""
-    recipient_public = recipient.public_key().public_bytes_raw()
-    shared_secret = _shared_secret(_dh(recipient, enc), enc, recipient_public)
-    key, base_nonce = _key_schedule(shared_secret, info)
+    """Seal to ``recipient`` (empty aad); returns (enc, ciphertext). Fresh randomness is
+    drawn by the library for every call."""
     try:
-        return AESGCM(key).decrypt(base_nonce, ciphertext, aad)
-    except InvalidTag:
+        sealed = SUITE.encrypt(plaintext, recipient, info=info)
+    except ValueError:  # a low-order X25519 part: the agreement gives all zeros
+        raise DecryptionFailed("the hybrid key agreement failed (invalid public key)") from None
+    return sealed[:ENC_SIZE], sealed[ENC_SIZE:]
+
+
+def open_(recipient: AgreementKey, enc: bytes, info: bytes, ciphertext: bytes) -> bytes:
+    """Open what ``seal`` made for this recipient; raises DecryptionFailed."""
+    if len(enc) != ENC_SIZE or len(ciphertext) < TAG_SIZE:
+        raise DecryptionFailed("the sealed epoch secret is not of the hybrid suite's size")
+    try:
+        return SUITE.decrypt(enc + ciphertext, recipient._pair, info=info)
+    except (InvalidTag, ValueError):
         raise DecryptionFailed("the sealed epoch secret did not open") from None

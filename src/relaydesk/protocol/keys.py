@@ -1,18 +1,22 @@
 """The key schedule (docs/protocol.md §6): member keys, epoch commits, content keys and
-the security code. Pure functions; randomness comes in as an ``Rng``.
+the security code. Pure functions; randomness comes in as an ``Rng``, except the hybrid
+KEM's encapsulation randomness, which ``cryptography``'s HPKE draws itself (hpke.py).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hpke as library_hpke
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from relaydesk import limits
 from relaydesk.errors import CommitRejected, DecryptionFailed, MessageError, TicketError
 from relaydesk.protocol import hpke
 from relaydesk.protocol.frames import Channel
@@ -35,19 +39,23 @@ SECURITY_CODE_DIGITS = 16
 class MemberKeys:
     """A member's private keys for one session: made fresh for every join."""
 
-    agreement: X25519PrivateKey
+    agreement: hpke.AgreementKey  # ML-KEM-768 + X25519: the HPKE recipient key (§6.2)
     signing: Ed25519PrivateKey
 
     @classmethod
     def generate(cls, rng: Rng) -> MemberKeys:
+        """64 bytes for the ML-KEM-768 seed, 32 for the X25519 key, 32 for the Ed25519
+        seed, drawn in that order (the vectors' order)."""
+        mlkem_seed, x25519 = rng(hpke.MLKEM_SEED_SIZE), rng(32)
         return cls(
-            X25519PrivateKey.from_private_bytes(rng(32)),
+            hpke.AgreementKey.from_private_bytes(mlkem_seed, x25519),
             Ed25519PrivateKey.from_private_bytes(rng(32)),
         )
 
     @property
-    def x25519_public(self) -> bytes:
-        return self.agreement.public_key().public_bytes_raw()
+    def agreement_public(self) -> bytes:
+        """The 1216-byte hybrid public key that goes into the join request."""
+        return self.agreement.public_bytes()
 
     @property
     def ed25519_public(self) -> bytes:
@@ -58,12 +66,14 @@ _PROBE = X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
 
 
 def check_agreement_key(public: bytes) -> None:
-    """Refuse an X25519 public key of low order: sealing to it would fail, and a leader
+    """Refuse a hybrid public key that is not one (its ML-KEM-768 part fails FIPS 203's
+    check) or whose X25519 part is of low order: sealing to it would fail, and a leader
     that cannot seal to one member could start no epoch at all. TicketError if bad."""
     try:
-        _PROBE.exchange(X25519PublicKey.from_public_bytes(public))
+        hpke.public_key(public)
+        _PROBE.exchange(X25519PublicKey.from_public_bytes(public[hpke.MLKEM_PUBLIC_SIZE :]))
     except ValueError:
-        raise TicketError("the member's X25519 key is invalid (low order)") from None
+        raise TicketError("the member's agreement key is invalid") from None
 
 
 def roster_hash(tickets: Iterable[Ticket]) -> bytes:
@@ -71,7 +81,7 @@ def roster_hash(tickets: Iterable[Ticket]) -> bytes:
     digest = hashlib.sha256(ROSTER_LABEL)
     for ticket in sorted(tickets, key=lambda t: t.member_id):
         name = ticket.display_name.encode()
-        digest.update(struct.pack(">I", ticket.member_id) + ticket.x25519 + ticket.ed25519)
+        digest.update(struct.pack(">I", ticket.member_id) + ticket.agreement + ticket.ed25519)
         digest.update(struct.pack(">H", len(name)) + name)
     return digest.digest()
 
@@ -109,6 +119,15 @@ def expected_leader(members: Iterable[tuple[int, Role]] | Mapping[int, Role]) ->
     return min(hosts) if hosts else min(member_id for member_id, _ in pairs)
 
 
+@functools.lru_cache(maxsize=2 * limits.MAX_MEMBERS)
+def _recipient(public: bytes) -> library_hpke.MLKEM768X25519PublicKey:
+    """A ticket's agreement key, parsed once: a leader seals to it at every rekey."""
+    try:
+        return hpke.public_key(public)
+    except ValueError:
+        raise DecryptionFailed("the member's agreement key is invalid") from None
+
+
 def _epoch_secret_info(session_uid: bytes, epoch: int, member_id: int) -> bytes:
     return EPOCH_SECRET_LABEL + session_uid + struct.pack(">II", epoch, member_id)
 
@@ -120,14 +139,13 @@ def make_commit(
     leader_keys: MemberKeys,
     roster: Mapping[int, Ticket],
     epoch_secret: bytes,
-    rng: Rng,
 ) -> KeyCommit:
     """Seal ``epoch_secret`` to every member of ``roster`` and sign the lot (§6.2)."""
     sealed = []
     for member_id in sorted(roster):
-        ephemeral = X25519PrivateKey.from_private_bytes(rng(32))
         info = _epoch_secret_info(session_uid, epoch, member_id)
-        enc, ciphertext = hpke.seal(roster[member_id].x25519, info, b"", epoch_secret, ephemeral)
+        recipient = _recipient(roster[member_id].agreement)
+        enc, ciphertext = hpke.seal(recipient, info, epoch_secret)
         sealed.append(SealedKey(member_id, enc, ciphertext))
     content = CommitContent(
         session_uid=session_uid,
@@ -168,7 +186,7 @@ def open_epoch_secret(content: CommitContent, member_id: int, keys: MemberKeys) 
         if sealed.member_id == member_id:
             info = _epoch_secret_info(content.session_uid, content.epoch, member_id)
             try:
-                return hpke.open_(keys.agreement, sealed.enc, info, b"", sealed.ciphertext)
+                return hpke.open_(keys.agreement, sealed.enc, info, sealed.ciphertext)
             except DecryptionFailed:
                 raise CommitRejected(
                     "the epoch secret sealed to this member did not open"

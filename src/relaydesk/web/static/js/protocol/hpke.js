@@ -1,6 +1,12 @@
-// HPKE (RFC 9180) base mode, single shot: DHKEM(X25519, HKDF-SHA256) 0x0020,
-// HKDF-SHA256 0x0001, AES-256-GCM 0x0002 (docs/protocol.md §6.2). The ephemeral key
-// is injectable (golden vectors) and used as 32 raw bytes, as the spec writes it out.
+// HPKE (RFC 9180) base mode, single shot, empty aad: the hybrid KEM MLKEM768-X25519
+// ("X-Wing", 0x647A), HKDF-SHA256 0x0001, AES-256-GCM 0x0002 (docs/protocol.md §6.2),
+// the suite Python takes from `cryptography`. Written out with WebCrypto (ML-KEM-768,
+// X25519, HKDF, AES-GCM) and sha3.js. The KEM's randomness is WebCrypto's: nothing here
+// is injectable, and the vectors are open-only (tests/vectors/hpke.json).
+//
+// A recipient's public key is the ML-KEM-768 encapsulation key (1184 bytes) followed by
+// its X25519 public key (32); `enc` is the ML-KEM ciphertext (1088) followed by the
+// ephemeral X25519 public key (32).
 
 import { DecryptionFailed } from "./errors.js";
 import { concat, u16, utf8 } from "./bytes.js";
@@ -8,43 +14,57 @@ import { expand, extract } from "./hkdf.js";
 import {
   aesGcmDecrypt,
   aesGcmEncrypt,
+  generateX25519,
   importAesKey,
-  importX25519Private,
-  randomBytes,
+  mlKemDecapsulate,
+  mlKemEncapsulate,
   x25519,
 } from "./primitives.js";
+import { sha3_256 } from "./sha3.js";
 
-export const KEM_ID = 0x0020;
+export const KEM_ID = 0x647a;
 export const KDF_ID = 0x0001;
 export const AEAD_ID = 0x0002;
+export const MLKEM_PUBLIC_SIZE = 1184;
+export const MLKEM_CIPHERTEXT_SIZE = 1088;
+export const PUBLIC_KEY_SIZE = MLKEM_PUBLIC_SIZE + 32; // 1216
+export const ENC_SIZE = MLKEM_CIPHERTEXT_SIZE + 32; // 1120
+export const XWING_LABEL = utf8("\\.//^\\"); // 5c 2e 2f 2f 5e 5c
 
-const KEM_SUITE = concat(utf8("KEM"), u16(KEM_ID));
 const HPKE_SUITE = concat(utf8("HPKE"), u16(KEM_ID), u16(KDF_ID), u16(AEAD_ID));
 const HPKE_V1 = utf8("HPKE-v1");
 const MODE_BASE = Uint8Array.of(0x00);
-const N_SECRET = 32;
 const N_KEY = 32;
 const N_NONCE = 12;
 const EMPTY = new Uint8Array(0);
 
-/** @param {Uint8Array} suite @param {Uint8Array} salt @param {string} label @param {Uint8Array} ikm */
-function labeledExtract(suite, salt, label, ikm) {
-  return extract(salt, concat(HPKE_V1, suite, utf8(label), ikm));
+/**
+ * A member's hybrid private key: ML-KEM-768 and X25519 (private halves in WebCrypto).
+ * @typedef {{mlkem: import("./primitives.js").KeyPair, x25519: import("./primitives.js").KeyPair}} AgreementKey
+ */
+
+/** The 1216-byte public key of an agreement key. @param {AgreementKey} key */
+export function publicBytes(key) {
+  return concat(key.mlkem.publicKey, key.x25519.publicKey);
 }
 
-/** @param {Uint8Array} suite @param {Uint8Array} prk @param {string} label @param {Uint8Array} info @param {number} length */
-function labeledExpand(suite, prk, label, info, length) {
-  return expand(prk, concat(u16(length), HPKE_V1, suite, utf8(label), info), length);
+/** @param {Uint8Array} salt @param {string} label @param {Uint8Array} ikm */
+function labeledExtract(salt, label, ikm) {
+  return extract(salt, concat(HPKE_V1, HPKE_SUITE, utf8(label), ikm));
+}
+
+/** @param {Uint8Array} prk @param {string} label @param {Uint8Array} info @param {number} length */
+function labeledExpand(prk, label, info, length) {
+  return expand(prk, concat(u16(length), HPKE_V1, HPKE_SUITE, utf8(label), info), length);
 }
 
 /**
- * DHKEM's shared secret from the Diffie-Hellman output (RFC 9180 §4.1).
- * @param {Uint8Array} dh @param {Uint8Array} enc @param {Uint8Array} recipientPublic
- * @returns {Promise<Uint8Array>}
+ * The X-Wing combiner: SHA3-256(ss_M || ss_X || ct_X || pk_X || "\.//^\").
+ * @param {Uint8Array} ssM @param {Uint8Array} ssX @param {Uint8Array} ctX @param {Uint8Array} pkX
+ * @returns {Uint8Array} the KEM's 32-byte shared secret
  */
-export async function sharedSecret(dh, enc, recipientPublic) {
-  const eaePrk = await labeledExtract(KEM_SUITE, EMPTY, "eae_prk", dh);
-  return labeledExpand(KEM_SUITE, eaePrk, "shared_secret", concat(enc, recipientPublic), N_SECRET);
+export function combine(ssM, ssX, ctX, pkX) {
+  return sha3_256(ssM, ssX, ctX, pkX, XWING_LABEL);
 }
 
 /**
@@ -53,62 +73,66 @@ export async function sharedSecret(dh, enc, recipientPublic) {
  * @returns {Promise<{key: Uint8Array, baseNonce: Uint8Array}>}
  */
 export async function keySchedule(shared, info) {
-  const pskIdHash = await labeledExtract(HPKE_SUITE, EMPTY, "psk_id_hash", EMPTY);
-  const infoHash = await labeledExtract(HPKE_SUITE, EMPTY, "info_hash", info);
+  const pskIdHash = await labeledExtract(EMPTY, "psk_id_hash", EMPTY);
+  const infoHash = await labeledExtract(EMPTY, "info_hash", info);
   const context = concat(MODE_BASE, pskIdHash, infoHash);
-  const secret = await labeledExtract(HPKE_SUITE, shared, "secret", EMPTY);
-  const key = await labeledExpand(HPKE_SUITE, secret, "key", context, N_KEY);
-  const baseNonce = await labeledExpand(HPKE_SUITE, secret, "base_nonce", context, N_NONCE);
+  const secret = await labeledExtract(shared, "secret", EMPTY);
+  const key = await labeledExpand(secret, "key", context, N_KEY);
+  const baseNonce = await labeledExpand(secret, "base_nonce", context, N_NONCE);
   return { key, baseNonce };
 }
 
 /**
- * Seal `plaintext` to `recipientPublic`. `ephemeralPrivate` (32 raw bytes) must be
- * fresh for every call; it defaults to 32 random bytes.
- * @param {Uint8Array} recipientPublic 32-byte X25519 public key
+ * Seal `plaintext` to a 1216-byte hybrid public key, with fresh randomness.
+ * @param {Uint8Array} recipientPublic
  * @param {Uint8Array} info
- * @param {Uint8Array} aad
  * @param {Uint8Array} plaintext
- * @param {Uint8Array} [ephemeralPrivate]
  * @returns {Promise<{enc: Uint8Array, ciphertext: Uint8Array}>}
- * @throws {DecryptionFailed} if the recipient key is invalid (low order)
+ * @throws {DecryptionFailed} if the recipient key is not a valid hybrid key
  */
-export async function seal(
-  recipientPublic,
-  info,
-  aad,
-  plaintext,
-  ephemeralPrivate = randomBytes(32),
-) {
-  const ephemeral = await importX25519Private(ephemeralPrivate);
-  const dh = await x25519(ephemeral.privateKey, recipientPublic);
-  if (dh === null) {
-    throw new DecryptionFailed("the X25519 key agreement failed (invalid public key)");
-  }
-  const enc = ephemeral.publicKey;
-  const { key, baseNonce } = await keySchedule(await sharedSecret(dh, enc, recipientPublic), info);
-  const ciphertext = await aesGcmEncrypt(await importAesKey(key), baseNonce, aad, plaintext);
-  return { enc, ciphertext };
+export async function seal(recipientPublic, info, plaintext) {
+  const invalid = () => new DecryptionFailed("the hybrid key agreement failed (invalid public key)");
+  if (recipientPublic.length !== PUBLIC_KEY_SIZE) throw invalid();
+  const pkX = recipientPublic.subarray(MLKEM_PUBLIC_SIZE);
+  const encapsulated = await mlKemEncapsulate(recipientPublic.subarray(0, MLKEM_PUBLIC_SIZE));
+  const ephemeral = await generateX25519();
+  const ssX = await x25519(ephemeral.privateKey, pkX);
+  if (encapsulated === null || ssX === null) throw invalid();
+  const ctX = ephemeral.publicKey;
+  const shared = combine(encapsulated.sharedKey, ssX, ctX, pkX);
+  const { key, baseNonce } = await keySchedule(shared, info);
+  const ciphertext = await aesGcmEncrypt(await importAesKey(key), baseNonce, EMPTY, plaintext);
+  return { enc: concat(encapsulated.ciphertext, ctX), ciphertext };
+}
+
+/**
+ * The KEM's shared secret for this recipient (decapsulation), or null if enc is not one.
+ * @param {AgreementKey} recipient @param {Uint8Array} enc
+ * @returns {Promise<Uint8Array | null>}
+ */
+export async function decapsulate(recipient, enc) {
+  if (enc.length !== ENC_SIZE) return null;
+  const ctX = enc.subarray(MLKEM_CIPHERTEXT_SIZE);
+  const ssM = await mlKemDecapsulate(recipient.mlkem.privateKey, enc.subarray(0, MLKEM_CIPHERTEXT_SIZE));
+  const ssX = await x25519(recipient.x25519.privateKey, ctX);
+  if (ssM === null || ssX === null) return null;
+  return combine(ssM, ssX, ctX, recipient.x25519.publicKey);
 }
 
 /**
  * Open what `seal` made for this recipient.
- * @param {import("./primitives.js").KeyPair} recipient the recipient's X25519 key pair
- * @param {Uint8Array} enc
+ * @param {AgreementKey} recipient
+ * @param {Uint8Array} enc 1120 bytes
  * @param {Uint8Array} info
- * @param {Uint8Array} aad
  * @param {Uint8Array} ciphertext with its 16-byte tag
  * @returns {Promise<Uint8Array>}
  * @throws {DecryptionFailed}
  */
-export async function open(recipient, enc, info, aad, ciphertext) {
-  const dh = await x25519(recipient.privateKey, enc);
-  if (dh === null) {
-    throw new DecryptionFailed("the X25519 key agreement failed (invalid public key)");
-  }
-  const shared = await sharedSecret(dh, enc, recipient.publicKey);
+export async function open(recipient, enc, info, ciphertext) {
+  const shared = await decapsulate(recipient, enc);
+  if (shared === null) throw new DecryptionFailed("the hybrid key agreement failed (invalid enc)");
   const { key, baseNonce } = await keySchedule(shared, info);
-  const plaintext = await aesGcmDecrypt(await importAesKey(key), baseNonce, aad, ciphertext);
+  const plaintext = await aesGcmDecrypt(await importAesKey(key), baseNonce, EMPTY, ciphertext);
   if (plaintext === null) throw new DecryptionFailed("the sealed epoch secret did not open");
   return plaintext;
 }

@@ -1,6 +1,7 @@
 // The key schedule (docs/protocol.md §6), mirroring src/relaydesk/protocol/keys.py:
 // member keys, the key leader, epoch commits, content keys, roster hash, security code.
-// Randomness comes in as an `rng`: a function (n) => Uint8Array of n random bytes.
+// Randomness comes in as an `rng`: a function (n) => Uint8Array of n random bytes; the
+// hybrid KEM's encapsulation randomness is WebCrypto's own (hpke.js).
 
 import { CommitRejected, DecryptionFailed, MessageError, TicketError } from "./errors.js";
 import { concat, u16, u32, u8, utf8 } from "./bytes.js";
@@ -11,9 +12,12 @@ import {
   ed25519Sign,
   ed25519Verify,
   generateEd25519,
+  generateMlKem,
   generateX25519,
   importEd25519Private,
+  importMlKemSeed,
   importX25519Private,
+  isMlKemPublicKey,
   sha256,
   x25519,
 } from "./primitives.js";
@@ -34,7 +38,7 @@ export const SECURITY_CODE_DIGITS = 16;
 /** A member's private keys for one session, made fresh for every join (§6). */
 export class MemberKeys {
   /**
-   * @param {import("./primitives.js").KeyPair} agreement X25519, the HPKE recipient key
+   * @param {hpke.AgreementKey} agreement ML-KEM-768 + X25519, the HPKE recipient key
    * @param {import("./primitives.js").KeyPair} signing Ed25519, for commits and content
    */
   constructor(agreement, signing) {
@@ -44,33 +48,39 @@ export class MemberKeys {
 
   /**
    * New keys. Without `rng`, WebCrypto generates them and the private keys can never be
-   * exported (use this in the browser). With `rng`, 32 bytes are drawn for the X25519
-   * key, then 32 for the Ed25519 seed, as the Python client does (the vectors' order).
+   * exported (use this in the browser). With `rng`, 64 bytes are drawn for the
+   * ML-KEM-768 seed, 32 for the X25519 key, then 32 for the Ed25519 seed, as the Python
+   * client does (the vectors' order).
    * @param {Rng} [rng]
    * @returns {Promise<MemberKeys>}
    */
   static async generate(rng) {
-    if (rng === undefined) return new MemberKeys(await generateX25519(), await generateEd25519());
-    const agreement = rng(32);
-    const seed = rng(32);
-    return MemberKeys.fromPrivateBytes(agreement, seed);
+    if (rng === undefined) {
+      const agreement = { mlkem: await generateMlKem(), x25519: await generateX25519() };
+      return new MemberKeys(agreement, await generateEd25519());
+    }
+    const mlkemSeed = rng(64);
+    const x25519Private = rng(32);
+    return MemberKeys.fromPrivateBytes(mlkemSeed, x25519Private, rng(32));
   }
 
   /**
    * Keys from their raw private bytes (the golden vectors give them).
+   * @param {Uint8Array} mlkemSeed 64-byte ML-KEM-768 seed d || z
    * @param {Uint8Array} x25519Private 32-byte scalar @param {Uint8Array} ed25519Seed 32-byte seed
    * @returns {Promise<MemberKeys>}
    */
-  static async fromPrivateBytes(x25519Private, ed25519Seed) {
-    return new MemberKeys(
-      await importX25519Private(x25519Private),
-      await importEd25519Private(ed25519Seed),
-    );
+  static async fromPrivateBytes(mlkemSeed, x25519Private, ed25519Seed) {
+    const agreement = {
+      mlkem: await importMlKemSeed(mlkemSeed),
+      x25519: await importX25519Private(x25519Private),
+    };
+    return new MemberKeys(agreement, await importEd25519Private(ed25519Seed));
   }
 
-  /** The 32-byte X25519 public key that goes into the join request. */
-  get x25519Public() {
-    return this.agreement.publicKey;
+  /** The 1216-byte hybrid public key (ML-KEM-768 || X25519) of the join request. */
+  get agreementPublic() {
+    return hpke.publicBytes(this.agreement);
   }
 
   /** The 32-byte Ed25519 public key that goes into the join request. */
@@ -83,9 +93,10 @@ export class MemberKeys {
 let probe = null;
 
 /**
- * Refuse an X25519 public key of low order: sealing to it would fail, and a leader that
- * cannot seal to one member could start no epoch at all (§6.2).
- * @param {Uint8Array} publicKey
+ * Refuse a hybrid public key that is not one (its ML-KEM-768 part fails FIPS 203's
+ * check) or whose X25519 part is of low order: sealing to it would fail, and a leader
+ * that cannot seal to one member could start no epoch at all (§6.2).
+ * @param {Uint8Array} publicKey 1216 bytes
  * @returns {Promise<void>}
  * @throws {TicketError}
  */
@@ -93,15 +104,17 @@ export async function checkAgreementKey(publicKey) {
   probe ??= importX25519Private(Uint8Array.from({ length: 32 }, (_, i) => i + 1)).then(
     (pair) => pair.privateKey,
   );
-  if ((await x25519(await probe, publicKey)) === null) {
-    throw new TicketError("the member's X25519 key is invalid (low order)");
-  }
+  const valid =
+    publicKey.length === hpke.PUBLIC_KEY_SIZE &&
+    (await isMlKemPublicKey(publicKey.subarray(0, hpke.MLKEM_PUBLIC_SIZE))) &&
+    (await x25519(await probe, publicKey.subarray(hpke.MLKEM_PUBLIC_SIZE))) !== null;
+  if (!valid) throw new TicketError("the member's agreement key is invalid");
 }
 
 /**
  * SHA-256 over the roster's identities in ascending member id (§6.4):
- * "relaydesk/v1 roster" || per member u32(id) || x25519 || ed25519 || u16(len) || name.
- * @param {Iterable<{memberId: number, displayName: string, x25519: Uint8Array, ed25519: Uint8Array}>} tickets
+ * "relaydesk/v1 roster" || per member u32(id) || agreement || ed25519 || u16(len) || name.
+ * @param {Iterable<{memberId: number, displayName: string, agreement: Uint8Array, ed25519: Uint8Array}>} tickets
  * @returns {Promise<Uint8Array>}
  */
 export function rosterHash(tickets) {
@@ -109,7 +122,7 @@ export function rosterHash(tickets) {
   const parts = [ROSTER_LABEL];
   for (const ticket of sorted) {
     const name = utf8(ticket.displayName);
-    parts.push(u32(ticket.memberId), ticket.x25519, ticket.ed25519, u16(name.length), name);
+    parts.push(u32(ticket.memberId), ticket.agreement, ticket.ed25519, u16(name.length), name);
   }
   return sha256(...parts);
 }
@@ -172,26 +185,24 @@ export function epochSecretInfo(
 }
 
 /**
- * Seal `epochSecret` to every member of `roster` and sign the lot (§6.2). Draws one
- * 32-byte ephemeral key per member from `rng`, in ascending member id.
+ * Seal `epochSecret` to every member of `roster`, in ascending member id, and sign the
+ * lot (§6.2). The KEM draws its own randomness for every copy.
  * @param {Uint8Array} sessionUid
  * @param {number} epoch
  * @param {number} leader
  * @param {MemberKeys} leaderKeys
  * @param {Map<number, Ticket>} roster member id -> verified ticket
  * @param {Uint8Array} epochSecret
- * @param {Rng} rng
  * @returns {Promise<KeyCommit>}
  */
-export async function makeCommit(sessionUid, epoch, leader, leaderKeys, roster, epochSecret, rng) {
+export async function makeCommit(sessionUid, epoch, leader, leaderKeys, roster, epochSecret) {
   const members = [...roster.keys()].sort((a, b) => a - b);
   const sealed = [];
   for (const memberId of members) {
-    const ephemeral = rng(32);
     const info = epochSecretInfo(sessionUid, epoch, memberId);
     const ticket = /** @type {Ticket} */ (roster.get(memberId));
-    // A low-order key fails here with DecryptionFailed; addMember refuses such tickets.
-    const box = await hpke.seal(ticket.x25519, info, new Uint8Array(0), epochSecret, ephemeral);
+    // An invalid key fails here with DecryptionFailed; addMember refuses such tickets.
+    const box = await hpke.seal(ticket.agreement, info, epochSecret);
     sealed.push({ memberId, enc: box.enc, ciphertext: box.ciphertext });
   }
   const content = encodeCommitContent({
@@ -250,7 +261,7 @@ export async function openEpochSecret(content, memberId, keys) {
   if (sealed === undefined) throw new CommitRejected("the key commit has no key for this member");
   const info = epochSecretInfo(content.sessionUid, content.epoch, memberId);
   try {
-    return await hpke.open(keys.agreement, sealed.enc, info, new Uint8Array(0), sealed.ciphertext);
+    return await hpke.open(keys.agreement, sealed.enc, info, sealed.ciphertext);
   } catch (error) {
     if (error instanceof DecryptionFailed) {
       throw new CommitRejected("the epoch secret sealed to this member did not open");
