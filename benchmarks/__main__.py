@@ -12,7 +12,7 @@ from benchmarks import Section, machine_line, print_sections
 # (relay fan-out, screen pipeline, glass-to-glass latency) are added to this list.
 MODULES = (
     "crypto", "screen", "relay", "latency", "browser", "control", "meeting", "files", "privacy",
-    "present",
+    "present", "cluster", "recording", "motion", "adaptive", "fanout",
 )  # fmt: skip
 
 

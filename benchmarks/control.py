@@ -284,7 +284,9 @@ async def join(server: RunningServer, session_id: str) -> Controller:
     the roster names the presenter and the epoch key is known)."""
     keys = MemberKeys.generate(os.urandom)
     async with BrokerApi(server.url, server.context) as api:
-        joined = await api.join(session_id, "controller", keys.x25519_public, keys.ed25519_public)
+        joined = await api.join(
+            session_id, "controller", keys.agreement_public, keys.ed25519_public
+        )
     member = Member(joined, keys, server.context)
     await member.connect()
     controller = Controller(member)

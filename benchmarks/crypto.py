@@ -61,7 +61,7 @@ def _members(count: int) -> tuple[Ed25519PrivateKey, dict[int, ks.MemberKeys], l
                 member_id=m,
                 display_name=f"Member {m}",
                 role=Role.HOST if m == 1 else Role.PARTICIPANT,
-                x25519=keys.x25519_public,
+                agreement=keys.agreement_public,
                 ed25519=keys.ed25519_public,
                 relay=RELAY_URL,
                 expires_at=EXPIRES_AT,

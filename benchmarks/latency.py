@@ -94,7 +94,7 @@ def desktop(directory: Path) -> Iterator[Xvfb]:
     with Xvfb(WIDTH, HEIGHT, 24) as server:
         text = _text(directory / "text.txt")
         xterm = subprocess.Popen(
-            ["xterm", "-geometry", f"{COLUMNS}x{ROWS}+0+0", "-fa", "Monospace", "-fs", "10",
+            ["xterm", "-geometry", f"{COLUMNS}x{ROWS}+0+0", "-fa", "DejaVu Sans Mono", "-fs", "10",
              "-bg", "white", "-fg", "black", "-e", "sh", "-c", f"cat {text}; exec sleep 3600"],
             env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -262,7 +262,7 @@ async def join(server: RunningServer, session_id: str, name: str) -> Viewer:
     context = tls.pinned_context(pem)
     keys = MemberKeys.generate(os.urandom)
     async with BrokerApi(server.url, context) as api:
-        joined = await api.join(session_id, name, keys.x25519_public, keys.ed25519_public)
+        joined = await api.join(session_id, name, keys.agreement_public, keys.ed25519_public)
     member = Member(joined, keys, context)
     viewer = Viewer(member, started)
     viewer.mark("ticket")
@@ -337,8 +337,10 @@ def report(latencies: list[float], joins: list[Viewer], quick: bool) -> Section:
     section.notes.append(
         "first frame = the presenter's full picture, tile data "
         + ", ".join(f"{size / 1024:,.0f} KiB" for size in sizes)
-        + f"; the presenter captures at most {limits.SCREEN_FPS:.0f} times a second, so a "
-        f"change waits {1e3 / limits.SCREEN_FPS / 2:.0f} ms on average for the next capture"
+        + f"; the presenter captures at most {limits.SCREEN_FPS:.0f} times a second, and "
+        "at once when the X server reports drawing (DAMAGE) and the last picture is "
+        f"{1e3 / limits.SCREEN_FPS:.0f} ms old (without DAMAGE a change would wait "
+        f"{1e3 / limits.SCREEN_FPS / 2:.0f} ms on average for the next capture)"
     )
     section.notes.append(
         "latency clock: starts when XSync after the fill returns, stops when the viewer has "

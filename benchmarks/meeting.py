@@ -60,7 +60,7 @@ from relaydesk.protocol.messages import (
     decode,
     encode,
 )
-from relaydesk.protocol.tickets import NO_RULES, Ticket, TicketRule, sign_ticket
+from relaydesk.protocol.tickets import NO_RULES, Ticket, TicketRule, prove_hello, sign_ticket
 from relaydesk.relay.hub import Connection, RelayHub
 from relaydesk.relay.records import QueuedRecords
 
@@ -108,7 +108,7 @@ class Meeting:
         member_id, self.next_id = self.next_id, self.next_id + 1
         keys = MemberKeys.generate(os.urandom)
         ticket = sign_ticket(
-            Ticket(UID, member_id, f"Member {member_id}", role, keys.x25519_public,
+            Ticket(UID, member_id, f"Member {member_id}", role, keys.agreement_public,
                    keys.ed25519_public, "wss://127.0.0.1/relay", int(time.time()) + 300,
                    rules=rules | TicketRule.JOIN_BEFORE_HOST),
             self.broker_key,
@@ -116,7 +116,10 @@ class Meeting:
         e2e = EndToEnd(UID, member_id, keys, self.broker_key.public_key())
         link = Link(member_id, keys, ticket, Connection(), e2e)
         self.links[member_id] = link
-        self.hub.admit(link.connection, self.control(member_id, Hello(ticket)))
+        self.hub.challenge(link.connection)  # what the relay's driver sends first (§7.1)
+        assert link.connection.challenge is not None
+        proof = prove_hello(keys.signing, link.connection.challenge, ticket, self.hub.name)
+        self.hub.admit(link.connection, self.control(member_id, Hello(ticket, proof)))
         self.empty_queues()
         return link
 

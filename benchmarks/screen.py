@@ -16,7 +16,10 @@ go on the wire. Scenarios:
 
 Bytes are wire bytes: the encoded ScreenUpdate (msgpack) + 80 (AES-GCM tag and Ed25519
 signature) + 44 (frame header) per update. The zlib level table re-encodes the recorded
-frames at other levels. Run alone: ``python -m benchmarks.screen [--quick]``.
+frames at other levels. The peers (benchmarks/vnc.py: TigerVNC's Xvnc and x11vnc, ZRLE
+and CopyRect, counted at a TCP proxy) run the same typing, Enter and text-log workloads
+on the same xterm in the same run, printed side by side. Run alone:
+``python -m benchmarks.screen [--quick]``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +46,9 @@ from benchmarks import (
     standalone,
     version_of,
 )
+from benchmarks.vnc import COPY_RECT as COPY_RECT_ENCODING
+from benchmarks.vnc import ZRLE as ZRLE_ENCODING
+from benchmarks.vnc import CountingProxy, RfbViewer, Xvnc, peers_installed, x11vnc
 from relaydesk import limits
 from relaydesk.protocol.frames import HEADER_SIZE
 from relaydesk.protocol.messages import ScreenUpdate, TileEncoding, encode
@@ -54,6 +61,10 @@ TITLE = "screen"
 
 WIDTH, HEIGHT = 1920, 1080
 COLUMNS, ROWS = 239, 63  # DejaVu Sans Mono 10 pt: 8x17-pixel cells, 1916x1075 pixels
+# Named, not "Monospace": fontconfig may resolve that to a wider font (Noto Sans Mono when
+# Chromium's fonts are installed), and the xterm's bottom rows, where typing happens,
+# would fall off the screen.
+XTERM_FONT = "DejaVu Sans Mono"
 WIRE_OVERHEAD = SEALING_OVERHEAD + HEADER_SIZE  # per update, on top of its encoding
 TYPED = "the quick brown fox jumps over the lazy dog; print(relaydesk) 0123456789 " * 2
 
@@ -174,11 +185,11 @@ class Desk:
 
 
 @contextmanager
-def desk() -> Iterator[Desk]:
-    """Xvfb with a full-screen xterm showing 400 lines of text and, at the bottom, a
-    shell loop: ``log`` prints new text at LOG_RATE lines a second, ``seq`` 5000 lines
-    as fast as it can; anything else is just read."""
-    with tempfile.TemporaryDirectory() as name, Xvfb(WIDTH, HEIGHT, 24) as server:
+def desk(server_kind: type[Xvfb] = Xvfb) -> Iterator[Desk]:
+    """An X server (Xvfb, or a peer's: Xvnc) with a full-screen xterm showing 400 lines
+    of text and, at the bottom, a shell loop: ``log`` prints new text at LOG_RATE lines
+    a second, ``seq`` 5000 lines as fast as it can; anything else is just read."""
+    with tempfile.TemporaryDirectory() as name, server_kind(WIDTH, HEIGHT, 24) as server:
         directory = Path(name)
         text = text_file(directory / "text.txt", 7)
         log = text_file(directory / "log.txt", 8, LOG_LINES)
@@ -191,13 +202,13 @@ def desk() -> Iterator[Desk]:
             f"seq) seq 1 {SEQ_LINES} ;; esac; done"
         )
         xterm = subprocess.Popen(
-            ["xterm", "-geometry", f"{COLUMNS}x{ROWS}+0+0", "-fa", "Monospace", "-fs", "10",
+            ["xterm", "-geometry", f"{COLUMNS}x{ROWS}+0+0", "-fa", XTERM_FONT, "-fs", "10",
              "-bg", "white", "-fg", "black", "-T", "relaydesk-benchmark", "-e", "sh", "-c",
              script],
             env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            with ScreenCapture(server.display) as capture:
+            with ScreenCapture(server.display, server.CAPTURE_BACKEND) as capture:
                 table = Desk(server, capture)
                 window = ""
                 deadline = time.monotonic() + 10
@@ -210,6 +221,7 @@ def desk() -> Iterator[Desk]:
                     time.sleep(0.05)
                 if not window:
                     raise RuntimeError("the xterm window did not appear")
+                _check_fits(server, window)
                 table.xdotool("windowfocus", "--sync", window)
                 table.xdotool("mousemove", str(WIDTH - 1), str(HEIGHT - 1))  # out of the way
                 table.grab_until(_full_of_text, 10)
@@ -218,6 +230,21 @@ def desk() -> Iterator[Desk]:
         finally:
             xterm.terminate()
             xterm.wait(5)
+
+
+def _check_fits(server: Xvfb, window: str) -> None:
+    """Refuse to measure an xterm larger than the screen: its hidden rows would take the
+    typing and the prompt, and typing would cost 0 bytes."""
+    geometry = subprocess.run(
+        ["xdotool", "getwindowgeometry", window],
+        env=server.env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    size = geometry.rsplit("Geometry:", 1)[1].split()[0]
+    width, height = (int(n) for n in size.split("x"))
+    if width > WIDTH or height > HEIGHT:
+        raise RuntimeError(
+            f"the xterm ({size}) does not fit {WIDTH}x{HEIGHT}: is {XTERM_FONT} installed?"
+        )
 
 
 def _full_of_text(picture: Picture) -> bool:
@@ -289,6 +316,123 @@ def full_picture(table: Desk, repeats: int) -> Scenario:
         elapsed = time.perf_counter() - started
         scenario.frames.append(Frame(None, picture, 0.0, elapsed, updates))
     return scenario
+
+
+# The peers, on the same workload ------------------------------------------------------
+
+
+@dataclass
+class PeerFigures:
+    """Bytes a peer's server sent for each workload: per character typed, per line."""
+
+    name: str
+    typing: list[int] = field(default_factory=list)  # one figure per character
+    enter: list[int] = field(default_factory=list)  # one figure per Enter
+    log_per_line: float = 0.0
+    rects: dict[int, int] = field(default_factory=dict)
+
+
+def _peer_step(
+    table: Desk, viewer: RfbViewer, proxy: CountingProxy, act: Callable[[], None]
+) -> int:
+    """Bytes the peer sent for one action, once its screen is still and the viewer has
+    been told everything."""
+    before, updates = proxy.down, viewer.updates
+    act()
+    table.picture = table.settled()
+    viewer.wait_quiet(updates)
+    return proxy.down - before
+
+
+def _still(table: Desk, seconds: float, timeout: float = 60.0) -> None:
+    """Wait until the screen changed and then stayed the same for ``seconds``."""
+    deadline = time.monotonic() + timeout
+    last, still_since = table.capture.grab(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        picture = table.capture.grab()
+        if not np.array_equal(picture, last):
+            last, still_since = picture, time.monotonic()
+        elif time.monotonic() - still_since >= seconds:
+            return
+
+
+def measure_peer(name: str, chars: int, enters: int) -> PeerFigures:
+    """The typing, Enter and text-log workloads on the peer ``name``."""
+    figures = PeerFigures(name)
+    with desk(Xvnc if name == "Xvnc" else Xvfb) as table, ExitStack() as stack:
+        server = table.server
+        port = server.rfb_port if isinstance(server, Xvnc) else stack.enter_context(x11vnc(server))
+        proxy = CountingProxy(port)
+        stack.callback(proxy.close)
+        viewer = RfbViewer(proxy.port)
+        stack.callback(viewer.close)
+        viewer.wait_quiet(0)  # the first whole picture, not counted
+        for character in TYPED[:chars]:
+            step = partial(table.xdotool, "type", "--delay", "0", character)
+            figures.typing.append(_peer_step(table, viewer, proxy, step))
+        _peer_step(table, viewer, proxy, partial(table.xdotool, "key", "ctrl+u"))
+        for _ in range(enters):
+            step = partial(table.xdotool, "key", "Return")
+            figures.enter.append(_peer_step(table, viewer, proxy, step))
+        _peer_step(table, viewer, proxy, partial(table.xdotool, "type", "--delay", "0", "log"))
+        before = proxy.down
+        table.xdotool("key", "Return")
+        _still(table, 0.5)
+        viewer.wait_quiet()
+        figures.log_per_line = (proxy.down - before) / (LOG_LINES + 1)
+        figures.rects = dict(viewer.rects)
+    return figures
+
+
+def peer_table(scenarios: list[Scenario], peers: list[PeerFigures]) -> Section:
+    """relaydesk and the peers side by side, bytes on the wire for the same workload."""
+    names = ["relaydesk", *(peer.name for peer in peers)]
+    section = Section(
+        "bytes on the wire, same xterm workload, same run: "
+        + " | ".join(names)
+        + " (peers: ZRLE + CopyRect through a counting TCP proxy)"
+    )
+    ours = {scenario.name: scenario for scenario in scenarios}
+    typing = ours.get("typing")
+    enter = ours.get("Enter at the bottom line")
+    log = next((sc for name, sc in ours.items() if name.startswith("text log")), None)
+
+    def cells(mine: float | None, theirs: list[float]) -> str:
+        values = ([_size(mine)] if mine is not None else ["-"]) + [_size(v) for v in theirs]
+        return " | ".join(values)
+
+    if typing is not None:
+        mine = statistics.median([f.wire for f in typing.frames])
+        theirs = [float(statistics.median(p.typing)) for p in peers]
+        section.rows.append(
+            Row("typing, bytes/char (median)", cells(mine, theirs), "",
+                f"<= {TYPING_TARGET} B, beat every peer",
+                _verdict(mine, min([TYPING_TARGET, *theirs])))
+        )  # fmt: skip
+    if enter is not None:
+        mine = sum(f.wire for f in enter.frames) / max(1, enter.units)
+        theirs = [sum(p.enter) / max(1, len(p.enter)) for p in peers]
+        section.rows.append(
+            Row("Enter at the bottom line, bytes/line", cells(mine, theirs), "",
+                "<= 2.3 KB", _verdict(mine, SCROLL_TARGET))
+        )  # fmt: skip
+    if log is not None:
+        mine = sum(f.wire for f in log.frames) / max(1, log.units)
+        theirs = [p.log_per_line for p in peers]
+        section.rows.append(
+            Row("text log, 100 lines/s, bytes/line", cells(mine, theirs), "",
+                "<= 2.3 KB", _verdict(mine, SCROLL_TARGET))
+        )  # fmt: skip
+    for peer in peers:
+        kinds = {ZRLE_ENCODING: "ZRLE", COPY_RECT_ENCODING: "CopyRect"}
+        counts = ", ".join(f"{kinds.get(k, k)} {n}" for k, n in sorted(peer.rects.items()))
+        section.notes.append(f"{peer.name}: rectangles sent: {counts or 'none'}")
+    section.notes.append(
+        "relaydesk: frames as they go on the wire (44-byte header + sealed body) before TLS; "
+        "the peers send no encryption at all"
+    )
+    return section
 
 
 # Reporting ---------------------------------------------------------------------------
@@ -417,7 +561,13 @@ def run(quick: bool) -> list[Section]:
         scenarios.append(bulk_output(table, "log", LOG_LINES + 1, name))
         if not quick:
             scenarios.append(bulk_output(table, "seq", SEQ_LINES + 1, "seq, full speed"))
-    sections = [report(scenarios), level_table(scenarios)]
+    peers = [measure_peer(name, chars, enters) for name in peers_installed()]
+    sections = [report(scenarios), peer_table(scenarios, peers), level_table(scenarios)]
+    if missing := {"Xvnc", "x11vnc"} - {peer.name for peer in peers}:
+        sections[1].notes.append(
+            f"not installed, not measured: {', '.join(sorted(missing))} "
+            "(apt install tigervnc-standalone-server x11vnc)"
+        )
     sections[0].notes.append(
         f"numpy {version_of('numpy')}, mss {version_of('mss')}, zlib "
         f"{__import__('zlib').ZLIB_RUNTIME_VERSION}; capture = mss XShm grab + alpha fix"

@@ -1,5 +1,5 @@
 """A real X client that records the input it gets, for the remote-control tests
-(``tests/support/recording.py``) and ``benchmarks.control``, which runs it as its own
+(``tests/support/input_recorder.py``) and ``benchmarks.control``, which runs it as its own
 process so that arrival times do not wait for a busy event loop.
 
 Run as ``python x_recorder.py X Y WIDTH HEIGHT`` with ``DISPLAY`` set. It maps a borderless

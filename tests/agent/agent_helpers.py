@@ -8,8 +8,8 @@ from typing import Any
 from Xlib import X
 
 from relaydesk.screen.xvfb import Xvfb
-from support import recording
-from support.recording import Event, keys_of
+from support import input_recorder
+from support.input_recorder import Event, keys_of
 
 WIDTH, HEIGHT = 640, 480
 # The recording window: offset from the screen's corner, so that window and screen
@@ -19,7 +19,7 @@ LEFT, TOP = 40, 30
 __all__ = ["Event", "keys_of"]
 
 
-class Recorder(recording.Recorder):
+class Recorder(input_recorder.Recorder):
     """The recording window, inset from the screen's corner."""
 
     def __init__(self, server: Xvfb) -> None:

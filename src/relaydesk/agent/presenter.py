@@ -1,6 +1,9 @@
 """The share loop: capture, mask, find what changed, encode, seal, send (docs/screen.md).
 
-Paced to at most ``limits.SCREEN_FPS`` pictures a second and silent when nothing changes.
+Paced to at most ``limits.SCREEN_FPS`` pictures a second and silent when nothing changes;
+a change reported by the X server (``agent/damage``) is captured at once rather than at
+the next tick, within that pace.
+Where video plays, that region goes as H.264 and the rest stays lossless (``agent/video``).
 The screen is opened only while this member presents (after its person said yes) and
 closed as soon as it stops. A viewer that joined or fell behind asks (through the relay)
 for a full picture; it is sent to that viewer alone, once the viewer holds the current
@@ -26,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from relaydesk import limits
+from relaydesk.agent.damage import DamageWatch
 from relaydesk.agent.pointer import PointerWatch
 from relaydesk.agent.privacy import (
     LIVE,
@@ -39,12 +43,13 @@ from relaydesk.agent.privacy import (
     input_refusal,
     verdicts,
 )
+from relaydesk.agent.video import VideoShare, video_flags
 from relaydesk.agent.windows import WindowWatch
 from relaydesk.client.member import Member
+from relaydesk.errors import InputError
 from relaydesk.protocol.frames import EVERYONE, Flags
 from relaydesk.protocol.messages import Cursor, InputEvent, ScreenUpdate, ShareMode, ShareState
 from relaydesk.screen.capture import ScreenCapture
-from relaydesk.screen.codec import encode_update
 from relaydesk.screen.picture import Picture
 
 OpenCapture = Callable[[], ScreenCapture]
@@ -65,8 +70,11 @@ class Presenter:
         self.open_windows = open_windows or (lambda: WindowWatch(display))
         self.capture: ScreenCapture | None = None
         self.pointer: PointerWatch | None = None
+        self.damage: DamageWatch | None = None  # None: no DAMAGE, polling alone
+        self._sent_at = -float("inf")  # when the last picture went out
         self.cursor: Cursor | None = None  # the pointer as last sent
         self.interval = 1.0 / fps
+        self.video = VideoShare(fps)  # the full-motion mode: where video plays, H.264
         self.picture: np.ndarray | None = None  # what every viewer has now (masked)
         # The last picture viewers were sent, kept when sharing stops (for a snapshot).
         self.last_sent: np.ndarray | None = None
@@ -88,6 +96,10 @@ class Presenter:
     def want_refresh(self, member_id: int) -> None:
         self.refresh_for.add(member_id)
 
+    def keyframe_next(self) -> None:
+        """The next picture goes whole to everyone (a recording starts on this client)."""
+        self.picture = None
+
     async def run(self) -> None:
         try:
             while True:
@@ -96,13 +108,26 @@ class Presenter:
                     if self.capture is None:
                         self.capture = self.open_capture()
                         self.pointer = PointerWatch(self.capture.display)
+                        self.damage = _damage_watch(self.capture.display)
                     await self.share_once(self.capture)
                 else:
                     self._stop_capture()  # a full picture first when presenting again
-                elapsed = time.monotonic() - started
-                await asyncio.sleep(max(0.0, self.interval - elapsed))
+                await self._until_next(started)
         finally:
             self._stop_capture()
+
+    async def _until_next(self, started: float) -> None:
+        """Until the next capture: an interval after this one began, or sooner when the
+        screen was drawn on and the last picture sent is an interval old."""
+        deadline = started + self.interval
+        watch = self.damage
+        if watch is None:
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+            return
+        while (remaining := deadline - time.monotonic()) > 0:
+            if await watch.wait(remaining):
+                await asyncio.sleep(max(0.0, self._sent_at + self.interval - time.monotonic()))
+                return
 
     def _stop_capture(self) -> None:
         if self.capture is not None:
@@ -111,10 +136,14 @@ class Presenter:
         if self.pointer is not None:
             self.pointer.close()
             self.pointer = None
+        if self.damage is not None:
+            self.damage.close()
+            self.damage = None
         if self.windows is not None:
             self.windows.close()
             self.windows = None
         self.picture = None
+        self.video.stop()
         self._pointer_at = None
         self._told_everyone = LIVE  # viewers assume this of a presenter who starts
         self._told.clear()
@@ -190,8 +219,14 @@ class Presenter:
             return  # the windows kept changing during every grab: no picture this time
         current, mask = shot
         previous = self.picture
-        updates = await asyncio.to_thread(encode_update, previous, current)
+        encoded = await asyncio.to_thread(self.video.encode, previous, current)
+        updates = encoded.updates
         await self._send(updates, EVERYONE)
+        if encoded.video is not None:
+            await self.member.send_content(encoded.video, EVERYONE, video_flags(encoded.video))
+        await self._send(encoded.repaint, EVERYONE)
+        if updates or encoded.video or encoded.repaint:
+            self._sent_at = time.monotonic()
         self.picture = self.last_sent = current
         moved = self.pointer.moved() if self.pointer else None
         if moved is not None:
@@ -201,7 +236,8 @@ class Presenter:
             self.cursor = cursor
             await self.member.send_content(cursor, EVERYONE, Flags.SUPERSEDABLE)
         if ready:
-            full = await asyncio.to_thread(encode_update, None, current)
+            self.video.want_keyframe()  # their video decoders start from keyframes
+            full = await asyncio.to_thread(self.video.full_picture, current)
             for member_id in ready:
                 await self._tell_one(member_id, state)
                 await self._send(full, member_id)
@@ -257,3 +293,11 @@ class Presenter:
             flags = Flags.KEYFRAME if update.full else Flags.NONE
             await self.member.send_content(update, target, flags)
             self.updates_sent += 1
+
+
+def _damage_watch(display: str) -> DamageWatch | None:
+    """The display's DAMAGE reports, or None (polling alone) where there are none."""
+    try:
+        return DamageWatch(display)
+    except (LookupError, InputError):
+        return None

@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from relaydesk import limits
 from relaydesk.errors import (
     CloseCode,
+    ForbiddenBySite,
     FrameError,
+    HelloProofInvalid,
     MessageError,
     NotPermitted,
     ProtocolError,
     RelaydeskError,
     SessionEnded,
     SessionError,
+    WrongRelay,
 )
 from relaydesk.protocol.frames import (
     EVERYONE,
@@ -38,6 +44,7 @@ from relaydesk.protocol.frames import (
 from relaydesk.protocol.messages import (
     DEFAULT_PERMISSIONS,
     Admit,
+    Challenge,
     ConsentAnswer,
     ConsentKind,
     ConsentOutcome,
@@ -57,22 +64,58 @@ from relaydesk.protocol.messages import (
     Ping,
     Pong,
     PresenterRequest,
+    Recording,
     Refresh,
     Revoke,
     RoleChange,
     Roster,
+    VideoLayers,
     Waiting,
     decode,
     encode,
 )
-from relaydesk.protocol.session import Notice, Phase, Session
-from relaydesk.protocol.tickets import Ticket, verify_ticket
+from relaydesk.protocol.session import Notice, Phase, Session, check_site_rules
+from relaydesk.protocol.tickets import Ticket, verify_hello, verify_ticket
 from relaydesk.relay.outbox import Outbox
 from relaydesk.relay.records import RecordKind, RecordSink
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+EMBEDDED = "embedded"  # the one relay built into `relaydesk server`
+_RELAY_NAME = re.compile(rf"[a-z0-9-]{{1,{limits.MAX_RELAY_NAME_CHARS}}}")
+CHALLENGE_BYTES = 32
+
+
+def is_relay_name(text: str) -> bool:
+    return _RELAY_NAME.fullmatch(text) is not None
+
+
+# Bound once for the path every frame takes (an enum member looked up on its class costs
+# about as much as the rest of a frame's routing on Python 3.11).
+_CONTENT = frozenset(frame_type for frame_type in FrameType if frame_type.is_content)
+_KEY_COMMIT = FrameType.KEY_COMMIT
+_FORWARDED = _CONTENT | {_KEY_COMMIT}  # forwarded as received; the rest is for the relay
+
+
+class Bridge(Protocol):
+    """What the hub asks of the bridge to other relays (relay/bridge.py, §9)."""
+
+    def forward(self, connection: Connection, hello: bytes, home: str) -> None:
+        """A member whose session lives on relay ``home``: carry it there."""
+
+    def send(self, connection: Connection, data: bytes) -> None:
+        """A frame from a forwarded member, to its home."""
+
+    def leave(self, connection: Connection, reason: LeaveReason) -> None:
+        """A forwarded member's link is gone."""
+
+    def hosting(self, session_uid: bytes, placement: int) -> None:
+        """This relay is now the session's home (placement generation ``placement``)."""
+
+    def released(self, session_uid: bytes) -> None:
+        """This relay holds the session no more."""
 
 
 class Connection:
@@ -88,6 +131,9 @@ class Connection:
         self.refusals = 0  # frames refused; the first few become event records
         self.close_code: CloseCode | None = None
         self.close_reason = ""
+        self.remote = False  # a member on another relay, reached through the bridge
+        self.forwarded_to: str | None = None  # set: carried to this home relay
+        self.challenge: bytes | None = None  # what this link's HELLO must sign (§7.1)
         self._ready = asyncio.Event()
 
     @property
@@ -110,6 +156,19 @@ class Connection:
 
 
 @dataclass
+class Traffic:
+    """What the relay has switched since it started (``/metrics``): counts only, no
+    names, no sessions (SECURITY.md, "What the relay may see")."""
+
+    connections: int = 0  # open now
+    sessions: int = 0  # live now
+    bytes_in: int = 0
+    bytes_out: int = 0
+    refused_frames: int = 0
+    refused_hellos: int = 0  # links that never got in (bad ticket, ended session...)
+
+
+@dataclass
 class LiveSession:
     uid: bytes
     rules: Session = field(default_factory=Session)
@@ -122,19 +181,59 @@ class LiveSession:
 
 class RelayHub:
     def __init__(
-        self, broker_public: Ed25519PublicKey, records: RecordSink, clock: Clock = time.time
+        self,
+        broker_public: Ed25519PublicKey,
+        records: RecordSink,
+        clock: Clock = time.time,
+        name: str = EMBEDDED,
     ) -> None:
         self._broker_public = broker_public
         self._records = records
         self._clock = clock
+        self.name = name
+        self.bridge: Bridge | None = None  # set by relay/bridge.py when NATS is configured
         self.sessions: dict[bytes, LiveSession] = {}
+        self._gone = Traffic()  # the totals of links no longer here
         # Ended sessions, until the last ticket issued for them has expired.
         self._ended: dict[bytes, float] = {}
 
     # Admission ------------------------------------------------------------------------
 
+    def challenge(self, connection: Connection) -> bytes:
+        """The first frame of a new link: a fresh nonce its HELLO must sign, and this
+        relay's name (§3.26). The member is not known yet: no session, target 0. Counted
+        in the link's bytes out, as the member counts it in its session log."""
+        connection.challenge = secrets.token_bytes(CHALLENGE_BYTES)
+        header = Header(FrameType.CHALLENGE, bytes(16), 0, RELAY, RELAY, 0)
+        frame = Frame(header, encode(Challenge(connection.challenge, self.name))).serialize()
+        connection.bytes_out += len(frame)
+        return frame
+
     def admit(self, connection: Connection, data: bytes) -> None:
-        """The first frame must be HELLO with a valid, unexpired ticket."""
+        """The first frame must be HELLO with a valid, unexpired ticket and the proof
+        that its sender holds the ticket's key, over this link's challenge (§7.1)."""
+        try:
+            self._admit(connection, data)
+        except RelaydeskError:
+            self._gone.refused_hellos += 1
+            raise
+
+    def traffic(self) -> Traffic:
+        """Totals over the members gone and those here now."""
+        gone, links = (
+            self._gone,
+            [c for s in self.sessions.values() for c in s.connections.values()],
+        )
+        return Traffic(
+            connections=len(links),
+            sessions=len(self.sessions),
+            bytes_in=gone.bytes_in + sum(c.bytes_in for c in links),
+            bytes_out=gone.bytes_out + sum(c.bytes_out for c in links),
+            refused_frames=gone.refused_frames + sum(c.refusals for c in links),
+            refused_hellos=gone.refused_hellos,
+        )
+
+    def _admit(self, connection: Connection, data: bytes) -> None:
         frame = Frame.parse(data)
         if frame.header.type is not FrameType.HELLO:
             raise FrameError("the first frame must be HELLO")
@@ -143,38 +242,68 @@ class RelayHub:
         ticket = verify_ticket(hello.ticket, self._broker_public, now=self._clock())
         if frame.header.session_uid != ticket.session_uid:
             raise FrameError("HELLO names another session than its ticket")
+        if not connection.remote:  # a bridged member was proven by the relay it is on
+            challenge, connection.challenge = connection.challenge, None  # one HELLO each
+            if challenge is None:
+                raise HelloProofInvalid("no challenge was sent on this link")
+            verify_hello(ticket, hello.ticket, hello.proof, challenge, self.name)
         now = self._clock()
         self._ended = {uid: until for uid, until in self._ended.items() if until > now}
         if ticket.session_uid in self._ended:
             raise SessionEnded("the session has ended")
+        home = self._home(ticket)
         connection.ticket = ticket
         connection.bytes_in += len(data)
+        if home != self.name and not connection.remote:
+            assert self.bridge is not None
+            connection.forwarded_to = home
+            self.bridge.forward(connection, data, home)
+            return
         live = self.sessions.get(ticket.session_uid)
         if live is None:
             # The session's rules are in every ticket the broker signs for it alike.
             live = LiveSession(ticket.session_uid, Session(ticket.rules))
             self.sessions[ticket.session_uid] = live
             self._records.session_started(live.uid)
+            if self.bridge is not None:
+                self.bridge.hosting(live.uid, int(getattr(ticket, "placement", 0)))
         previous = live.connections.get(ticket.member_id)
         if previous is not None:  # the same member reconnected: the new link replaces it
             previous.close(CloseCode.NORMAL, "replaced by a new connection")
+            # The member's leave record counts every link it had (docs/operators.md §5).
+            connection.bytes_in += previous.bytes_in
+            connection.bytes_out += previous.bytes_out
+            connection.refusals += previous.refusals
             live.connections[ticket.member_id] = connection
             self._greet(live, connection)
+            # Its fresh ticket carries the site policy as it is now (§7.2, §7.3).
+            self._deliver(live, live.rules.renew_site_rules(ticket.member_id, ticket.rules))
             return
         try:
             notices = live.rules.join(ticket.member_id, ticket.role, hello.ticket, ticket.rules)
         except SessionError:
             if not live.connections:  # nobody is in: keep no empty session around
                 del self.sessions[live.uid]
+                if self.bridge is not None:
+                    self.bridge.released(live.uid)
             raise
         live.connections[ticket.member_id] = connection
         self._deliver(live, notices)
+
+    def _home(self, ticket: Ticket) -> str:
+        """The relay whose hub runs the session's rules: the ticket's ``relay``. A ticket
+        that names no relay (a URL, before ticket v3) is served here."""
+        home = ticket.relay if is_relay_name(ticket.relay) else self.name
+        if home != self.name and self.bridge is None:
+            raise WrongRelay(f"this session lives on relay {home!r}, not on {self.name!r}")
+        return home
 
     def _greet(self, live: LiveSession, connection: Connection) -> None:
         """What a (re)connected link is told first: the roster, or that it waits."""
         waiter = live.rules.lobby.get(connection.member_id)
         if waiter is not None:
             self._send(live, connection, Waiting(waiter.member.entry, waiter.reason))
+            self._tell_recording(live, connection)
         else:
             self._send_roster(live, connection)
 
@@ -188,6 +317,7 @@ class RelayHub:
             locked=rules.locked,
             epoch=live.epoch,
             lobby=rules.lobby_entries(),
+            recording=rules.recorder or 0,
         )
         self._send(live, connection, roster)
         if rules.permissions != DEFAULT_PERMISSIONS:  # what attendees may do, if not usual
@@ -195,11 +325,18 @@ class RelayHub:
 
     # Switching ------------------------------------------------------------------------
 
-    def receive(self, connection: Connection, data: bytes) -> None:
+    def receive(self, connection: Connection, data: bytes, header: Header | None = None) -> None:
         """Handle one frame from an admitted member. Protocol errors close only that
-        member's connection; refused actions are answered with ERROR."""
+        member's connection; refused actions are answered with ERROR. A driver that had
+        to read the header to find the frame's end (direct TLS) passes it: it is not
+        parsed twice."""
         ticket = connection.ticket
         assert ticket is not None
+        if connection.forwarded_to is not None:
+            if connection.close_code is None and self.bridge is not None:
+                connection.bytes_in += len(data)
+                self.bridge.send(connection, data)  # the home checks it
+            return
         live = self.sessions.get(ticket.session_uid)
         if live is None or live.connections.get(ticket.member_id) is not connection:
             return  # the session ended or this link was replaced; nothing to do
@@ -208,12 +345,15 @@ class RelayHub:
         connection.bytes_in += len(data)
         try:
             # Only the header is read; content is forwarded as the very bytes received.
-            header, length = parse_header(data[:HEADER_SIZE])
-            if len(data) != HEADER_SIZE + length:
-                raise FrameError("the frame's length does not match its header")
+            if header is None:
+                header, length = parse_header(data[:HEADER_SIZE])
+                if len(data) != HEADER_SIZE + length:
+                    raise FrameError("the frame's length does not match its header")
             if header.sender != ticket.member_id or header.session_uid != live.uid:
                 raise FrameError("the header's sender or session is not this connection's")
-            if header.type.is_content or header.type is FrameType.KEY_COMMIT:
+            if header.type in _FORWARDED:
+                if ticket.rules:  # the site policy's bits, if it has any: §7.2
+                    check_site_rules(ticket.rules, header.type)
                 self._forward(live, connection, header, data)
             else:
                 self._control(live, connection, decode(header.type, data[HEADER_SIZE:]))
@@ -223,9 +363,12 @@ class RelayHub:
             self._send(live, connection, Error(error.close_code, str(error)))
             connection.close(error.close_code, str(error))
         except SessionError as error:
+            assert header is not None  # the rules are asked only about a parsed frame
             if header.type is FrameType.INPUT_EVENT:
                 self._refused(live, connection, f"action=dropped_input reason={error}")
-            elif isinstance(error, NotPermitted) and not header.type.is_content:
+            elif isinstance(error, ForbiddenBySite) or (
+                isinstance(error, NotPermitted) and not header.type.is_content
+            ):
                 what = header.type.name.lower()
                 self._refused(live, connection, f"action=refused_{what} reason={error}")
             self._send(live, connection, Error(error.close_code, str(error)))
@@ -239,10 +382,18 @@ class RelayHub:
 
     def _forward(self, live: LiveSession, sender: Connection, header: Header, data: bytes) -> None:
         live.rules.check_route(header)  # NotPermitted: dropped and reported to the sender
-        if header.type is FrameType.KEY_COMMIT:
+        if header.type is _KEY_COMMIT:
             live.epoch = max(live.epoch, header.epoch)
+        # The same bytes object goes to every receiver: never copied or re-framed here.
+        content = len(data) if header.type in _CONTENT else 0
         for receiver in self._receivers(live, header.target, but=header.sender):
-            self._enqueue(live, receiver, header, data)
+            receiver.content_bytes_queued += content
+            outbox = receiver.outbox
+            if outbox.put(header, data):
+                self._ask_picture(live, receiver)
+            if outbox.overflowing:
+                receiver.close(CloseCode.SLOW_CONSUMER, "too far behind")
+            receiver.wake()
 
     @staticmethod
     def _receivers(live: LiveSession, target: int, but: int = RELAY) -> list[Connection]:
@@ -257,14 +408,19 @@ class RelayHub:
     def _enqueue(
         self, live: LiveSession, receiver: Connection, header: Header, data: bytes
     ) -> None:
-        if header.type.is_content:
+        if header.type in _CONTENT:
             receiver.content_bytes_queued += len(data)
         needs_picture = receiver.outbox.put(header, data)
         if receiver.outbox.overflowing:
             receiver.close(CloseCode.SLOW_CONSUMER, "too far behind")
         receiver.wake()
+        if needs_picture:
+            self._ask_picture(live, receiver)
+
+    def _ask_picture(self, live: LiveSession, receiver: Connection) -> None:
+        """The receiver's screen backlog was dropped: the presenter sends it a keyframe."""
         presenter = live.rules.presenter
-        if needs_picture and presenter is not None and presenter in live.connections:
+        if presenter is not None and presenter in live.connections:
             self._send(live, live.connections[presenter], Refresh(receiver.member_id))
 
     def _control(self, live: LiveSession, connection: Connection, message: object) -> None:
@@ -293,6 +449,8 @@ class RelayHub:
                 notices = rules.set_permissions(actor, permissions)
                 detail = f"{_permissions_detail(permissions)} by={actor}"
                 self._records.member_event(live.uid, RecordKind.PERMISSIONS, actor, detail)
+            case Recording(member_id, active):
+                notices = rules.set_recording(actor, member_id, active)
             case Admit(member_id, admitted):
                 notices = rules.admit(actor, member_id, admitted)
                 result = "admitted" if admitted else "refused"
@@ -308,6 +466,9 @@ class RelayHub:
                 notices = [Notice(rules.presenter, Refresh(actor))] if rules.presenter else []
             case Ping(nonce):
                 notices = [Notice(actor, Pong(nonce))]
+            case VideoLayers(layers):  # this receiver's video, at half the rate or whole
+                connection.outbox.limit_video_layers(layers)
+                notices = []
             case _:
                 raise MessageError(f"{type(message).__name__} is not sent to the relay")
         self._deliver(live, notices)
@@ -318,6 +479,10 @@ class RelayHub:
         """The connection is gone (closed by either side, or lost)."""
         ticket = connection.ticket
         if ticket is None:
+            return
+        if connection.forwarded_to is not None:
+            if self.bridge is not None:
+                self.bridge.leave(connection, reason)
             return
         live = self.sessions.get(ticket.session_uid)
         if live is None or live.connections.get(ticket.member_id) is not connection:
@@ -333,8 +498,21 @@ class RelayHub:
             return
         connection.close(code, reason)
         self._records.member_left(live.uid, member_id, connection.bytes_in, connection.bytes_out)
+        self._gone.bytes_in += connection.bytes_in
+        self._gone.bytes_out += connection.bytes_out
+        self._gone.refused_frames += connection.refusals
         if not live.connections:
             del self.sessions[live.uid]
+            if self.bridge is not None:
+                self.bridge.released(live.uid)
+
+    def move_session(self, session_uid: bytes) -> None:
+        """Another relay became the session's home: its members here reconnect there."""
+        live = self.sessions.get(session_uid)
+        if live is None:
+            return
+        for member_id in list(live.connections):
+            self._drop(live, member_id, CloseCode.MOVED, "the session moved to another relay")
 
     def end_session(self, session_uid: bytes) -> None:
         """The broker ended the session: everyone is told and disconnected."""
@@ -379,9 +557,10 @@ class RelayHub:
             match message:
                 case MemberJoined(entry) if entry.member_id in live.connections:
                     newcomer = entry.member_id
+                    joined = encode(message)  # once for everyone: a join is told to all
                     for connection in self._receivers(live, EVERYONE, but=newcomer):
                         if connection.member_id not in greeted:
-                            self._send(live, connection, message)
+                            self._send(live, connection, message, joined)
                     self._send_roster(live, live.connections[newcomer])
                     greeted.add(newcomer)
                     presenter = live.rules.presenter
@@ -394,12 +573,24 @@ class RelayHub:
                         self._send(live, refused, message)
                         self._drop(live, member_id, CloseCode.REFUSED_ENTRY, "refused entry")
                     continue
+                case Waiting(entry) if notice.to == entry.member_id:
+                    waiter = live.connections.get(entry.member_id)
+                    if waiter is not None:
+                        self._send(live, waiter, message)
+                        self._tell_recording(live, waiter)
+                    continue
+                case Recording():  # the lobby is told too: who waits may be recorded
+                    for connection in live.connections.values():
+                        self._send(live, connection, message)
+                    continue
                 case End():
                     ended = True
                 case _:
                     pass
-            for connection in self._receivers(live, notice.to):
-                self._send(live, connection, message)
+            receivers = self._receivers(live, notice.to)
+            once = encode(message) if len(receivers) > 1 else None
+            for connection in receivers:
+                self._send(live, connection, message, once)
         for notice in notices:
             match notice.message:
                 case MemberLeft(member_id, LeaveReason.EXPELLED):
@@ -431,14 +622,29 @@ class RelayHub:
             case Revoke(kind, member_id, reason):
                 detail = f"what={_name(kind)} reason={_name(reason)}"
                 sink.member_event(uid, RecordKind.REVOKE, member_id, detail)
+            case Recording(member_id, active):
+                detail = f"state={'on' if active else 'off'}"
+                sink.member_event(uid, RecordKind.RECORDING, member_id, detail)
             case _:
                 pass
 
-    def _send(self, live: LiveSession, connection: Connection, message: ControlMessage) -> None:
+    def _tell_recording(self, live: LiveSession, connection: Connection) -> None:
+        """A member in the lobby gets no ROSTER: it is told of a recording on its own."""
+        if live.rules.recorder is not None:
+            self._send(live, connection, Recording(live.rules.recorder, True))
+
+    def _send(
+        self,
+        live: LiveSession,
+        connection: Connection,
+        message: ControlMessage,
+        body: bytes | None = None,  # encode(message), when it goes to many
+    ) -> None:
         live.sequence += 1
         target = connection.member_id if connection.ticket else EVERYONE
         header = Header(message.TYPE, live.uid, 0, RELAY, target, live.sequence)
-        self._enqueue(live, connection, header, Frame(header, encode(message)).serialize())
+        encoded = encode(message) if body is None else body
+        self._enqueue(live, connection, header, Frame(header, encoded).serialize())
 
 
 def _name(value: Enum) -> str:

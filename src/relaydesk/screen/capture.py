@@ -26,14 +26,16 @@ _OPAQUE = np.uint32(0xFF000000)
 class ScreenCapture(Closing):
     """The root window of one X display, grabbed as (height, width, 4) uint8 BGRX."""
 
-    def __init__(self, display: str | None = None) -> None:
-        """``display`` like ``":0"``; None uses ``$DISPLAY``. Raises ``CaptureError``."""
+    def __init__(self, display: str | None = None, backend: str = "default") -> None:
+        """``display`` like ``":0"``; None uses ``$DISPLAY``. ``backend``: mss's, "xlib"
+        for an X server whose visuals the XShm path refuses (Xvnc). Raises
+        ``CaptureError``."""
         name = display or os.environ.get("DISPLAY")
         if not name:
             raise CaptureError("no X display to share: set DISPLAY (for example :0)")
         self.display = name
         try:
-            self._mss = mss.MSS(display=name)
+            self._mss = mss.MSS(display=name, backend=backend)
         except ScreenShotError as error:
             raise CaptureError(f"cannot open X display {name}: {error}") from None
         try:

@@ -50,6 +50,7 @@ __all__ = [
     "ZLIB_LEVEL",
     "FrameBuffer",
     "copy_tile",
+    "encode_rects",
     "encode_tile",
     "encode_update",
     "encoded_size",
@@ -228,6 +229,37 @@ def _scroll_tiles(
     return None
 
 
+def _budget(width: int, height: int, max_body: int, level: int) -> tuple[int, int]:
+    """Bytes of tiles an update may hold, and pixels a tile may have."""
+    if not 0 <= level <= 9:
+        raise ValueError(f"zlib level must be 0 to 9, not {level}")
+    budget = max_body - SEALING_OVERHEAD - _update_header_bound(width, height)
+    if budget < _MAX_TILE_FIELDS + max(_COPY_SOURCE.size, BYTES_PER_PIXEL):
+        raise ValueError(f"max_body {max_body} cannot hold a tile of one pixel")
+    return budget, min(CHUNK_BYTES, budget - _MAX_TILE_FIELDS) // BYTES_PER_PIXEL
+
+
+def encode_rects(
+    current: Picture,
+    rects: list[Rect],
+    max_body: int = limits.MAX_FRAME_BODY,
+    *,
+    level: int = ZLIB_LEVEL,
+    png: bool = True,
+) -> list[ScreenUpdate]:
+    """Updates repainting ``rects`` of ``current`` losslessly, whatever the viewer has
+    there (a video region that ends: docs/screen.md), within ``max_body`` as above."""
+    check_picture(current, "current")
+    height, width = current.shape[:2]
+    budget, max_pixels = _budget(width, height, max_body, level)
+    tiles = [
+        encode_tile(current, chunk, level, png=png)
+        for rect in rects
+        for chunk in _chunks(rect, max_pixels)
+    ]
+    return _pack(tiles, width, height, False, budget)
+
+
 def encode_update(
     previous: Picture | None,
     current: Picture,
@@ -235,20 +267,18 @@ def encode_update(
     *,
     level: int = ZLIB_LEVEL,
     png: bool = True,
+    exclude: Rect | None = None,
 ) -> list[ScreenUpdate]:
     """The updates that bring a viewer from ``previous`` to ``current`` (both BGRX
     pictures, see ``picture``), each at most ``max_body`` bytes once encoded and sealed
     (``len(encode(update)) + SEALING_OVERHEAD <= max_body``). ``previous`` None or of
     another size gives a full picture; equal pictures give ``[]``. ``level``: zlib's, for
-    ZLIB and PNG tiles; ``png=False`` for viewers that take only RAW, ZLIB and COPY."""
+    ZLIB and PNG tiles; ``png=False`` for viewers that take only RAW, ZLIB and COPY.
+    ``exclude``: a rectangle no tile may touch (the video region, sent as VIDEO_FRAMEs;
+    docs/screen.md); no COPY is made then, so nothing is copied out of it either."""
     check_picture(current, "current")
-    if not 0 <= level <= 9:
-        raise ValueError(f"zlib level must be 0 to 9, not {level}")
     height, width = current.shape[:2]
-    budget = max_body - SEALING_OVERHEAD - _update_header_bound(width, height)
-    if budget < _MAX_TILE_FIELDS + max(_COPY_SOURCE.size, BYTES_PER_PIXEL):
-        raise ValueError(f"max_body {max_body} cannot hold a tile of one pixel")
-    max_pixels = min(CHUNK_BYTES, budget - _MAX_TILE_FIELDS) // BYTES_PER_PIXEL
+    budget, max_pixels = _budget(width, height, max_body, level)
 
     def encode(rect: Rect) -> Tile:
         return encode_tile(current, rect, level, png=png)
@@ -260,9 +290,11 @@ def encode_update(
 
     check_picture(previous, "previous")
     rects = changed_rects(previous, current)
+    if exclude is not None:
+        rects = [piece for rect in rects for piece in rect.subtract(exclude)]
     if not rects:
         return []
-    scrolled = _scroll_tiles(previous, current, rects, encode, max_pixels)
+    scrolled = None if exclude else _scroll_tiles(previous, current, rects, encode, max_pixels)
     if scrolled is not None:
         tiles = scrolled
     else:

@@ -10,6 +10,9 @@ inside the picture. The tiles of one update together cover at most
 ``limits.MAX_UPDATE_AREA_FACTOR`` screens and a picture has at most
 ``limits.MAX_SCREEN_PIXELS`` pixels, which bounds the memory an update can take.
 
+A ``VIDEO_FRAME`` paints its region with the H.264 picture it decodes to
+(``apply_video``; checks and decoders in ``h264`` and ``video``).
+
 An update is applied all or nothing: its tiles are decoded first, then painted in
 order. A COPY reads the picture as it was before the update. A bad update raises
 ``TileError`` and leaves the picture as it was. ``to_png`` is the one method doing I/O.
@@ -30,8 +33,9 @@ from PIL import Image
 
 from relaydesk import limits
 from relaydesk.errors import TileError
-from relaydesk.protocol.messages import ScreenUpdate, Tile, TileEncoding
+from relaydesk.protocol.messages import ScreenUpdate, Tile, TileEncoding, VideoFrame
 from relaydesk.screen.picture import BYTES_PER_PIXEL, Picture, Rect, to_rgb
+from relaydesk.screen.video import VideoDecoder
 
 _COPY_SOURCE = struct.Struct(">II")
 _IMAGE_FORMATS = {TileEncoding.PNG: "PNG", TileEncoding.JPEG: "JPEG"}
@@ -147,6 +151,7 @@ class FrameBuffer:
 
     def __init__(self) -> None:
         self._picture: Picture | None = None
+        self._video = VideoDecoder()
 
     @property
     def ready(self) -> bool:
@@ -203,6 +208,7 @@ class FrameBuffer:
 
         if update.full:
             picture = np.zeros((height, width, 4), np.uint8)
+            self._video.reset()  # video starts again from keyframes (REFRESH brings them)
         else:
             assert before is not None
             picture = before
@@ -212,6 +218,25 @@ class FrameBuffer:
         if update.full:
             return [Rect(0, 0, width, height)]
         return [rect for rect, _ in painted]
+
+    def apply_video(self, frame: VideoFrame) -> Rect | None:
+        """Decode a video frame; paint and return its region when it is the newest frame
+        shown, else None (its layer waits for a keyframe, or it came late). Raises
+        ``TileError`` and changes nothing for bad data (docs/screen.md)."""
+        if self._picture is None:
+            raise TileError("a video frame came before any full picture")
+        height, width = self._picture.shape[:2]
+        decoded = self._video.decode(frame, width, height)
+        if decoded is None:
+            return None
+        rect, pixels = decoded
+        self._picture[rect.slices()] = pixels
+        return rect
+
+    @property
+    def video_lost(self) -> bool:
+        """The video's base layer lost its chain: ask for a keyframe (REFRESH)."""
+        return self._video.base_lost
 
     def to_rgb(self) -> NDArray[np.uint8]:
         """The picture as a (height, width, 3) RGB array (a copy)."""

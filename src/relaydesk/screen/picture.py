@@ -44,6 +44,24 @@ class Rect(NamedTuple):
         x, y = min(self.x, other.x), min(self.y, other.y)
         return Rect(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
 
+    def intersects(self, other: Rect) -> bool:
+        return min(self.right, other.right) > max(self.x, other.x) and min(
+            self.bottom, other.bottom
+        ) > max(self.y, other.y)
+
+    def subtract(self, other: Rect) -> list[Rect]:
+        """The parts of this rectangle outside ``other``: at most four, not overlapping."""
+        if not self.intersects(other):
+            return [self]
+        top, bottom = max(self.y, other.y), min(self.bottom, other.bottom)
+        pieces = [
+            Rect(self.x, self.y, self.width, top - self.y),  # above
+            Rect(self.x, bottom, self.width, self.bottom - bottom),  # below
+            Rect(self.x, top, max(0, other.x - self.x), bottom - top),  # left
+            Rect(other.right, top, max(0, self.right - other.right), bottom - top),  # right
+        ]
+        return [piece for piece in pieces if piece.width > 0 and piece.height > 0]
+
     def slices(self) -> tuple[slice, slice]:
         """Index a picture with ``picture[rect.slices()]``."""
         return slice(self.y, self.bottom), slice(self.x, self.right)

@@ -26,7 +26,15 @@ STOP_TIMEOUT_SECONDS = 5.0
 
 
 class Xvfb(Closing):
-    """One Xvfb server: ``with Xvfb(640, 480) as x: ... x.display ... x.env``."""
+    """One Xvfb server: ``with Xvfb(640, 480) as x: ... x.display ... x.env``.
+
+    Another X server started the same way (``-displayfd``) subclasses it, setting
+    ``EXECUTABLE`` and ``screen_arguments()`` (the benchmarks' Xvnc does).
+    """
+
+    EXECUTABLE = "Xvfb"
+    INSTALL_HINT = "apt install xvfb"
+    CAPTURE_BACKEND = "default"  # mss's backend for grabbing this server's screen
 
     def __init__(self, width: int = 1280, height: int = 720, depth: int = 24) -> None:
         self.width = width
@@ -44,14 +52,16 @@ class Xvfb(Closing):
 
     def start(self) -> str:
         """Start the server; return its display name. Raises ``CaptureError``."""
-        executable = shutil.which("Xvfb")
+        executable = shutil.which(self.EXECUTABLE)
         if executable is None:
-            raise CaptureError("Xvfb is not installed (Debian, Ubuntu: apt install xvfb)")
+            raise CaptureError(
+                f"{self.EXECUTABLE} is not installed (Debian, Ubuntu: {self.INSTALL_HINT})"
+            )
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
                 [executable, "-displayfd", str(write_end), "-nolisten", "tcp", "-noreset",
-                 "-screen", "0", f"{self.width}x{self.height}x{self.depth}"],
+                 *self.screen_arguments()],
                 pass_fds=(write_end,), stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=self._log,
             )  # fmt: skip
@@ -66,10 +76,13 @@ class Xvfb(Closing):
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not socket.exists():
             if time.monotonic() > deadline:
-                self._fail(f"Xvfb :{number} did not create {socket}")
+                self._fail(f"{self.EXECUTABLE} :{number} did not create {socket}")
             time.sleep(0.01)
         self.display = f":{number}"
         return self.display
+
+    def screen_arguments(self) -> list[str]:
+        return ["-screen", "0", f"{self.width}x{self.height}x{self.depth}"]
 
     def _read_display_number(self, read_end: int) -> int:
         received = b""
@@ -77,17 +90,17 @@ class Xvfb(Closing):
         while not received.endswith(b"\n"):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._fail("Xvfb did not start in time")
+                self._fail(f"{self.EXECUTABLE} did not start in time")
             readable, _, _ = select.select([read_end], [], [], remaining)
             if readable:
                 chunk = os.read(read_end, 16)
                 if not chunk:
-                    self._fail("Xvfb exited before it was ready")
+                    self._fail(f"{self.EXECUTABLE} exited before it was ready")
                 received += chunk
         try:
             return int(received)
         except ValueError:
-            self._fail(f"Xvfb wrote {received!r} instead of a display number")
+            self._fail(f"{self.EXECUTABLE} wrote {received!r} instead of a display number")
 
     def _fail(self, reason: str) -> NoReturn:
         self.stop()

@@ -2,6 +2,11 @@
 //
 // Every tile of an update is decoded first; only if all decode is anything drawn, so a
 // bad update leaves the picture exactly as it was (TileError), as in the Python viewer.
+// VIDEO_FRAME messages (H.264 of a video-like region) are decoded with WebCodecs and
+// drawn over their region: see js/video.js. Updates and video frames are applied
+// strictly in the order they came.
+
+import { VideoRegion } from "./video.js";
 
 export class TileError extends Error {
   constructor(message) {
@@ -98,6 +103,20 @@ export class ScreenCanvas {
     this.context = canvas.getContext("2d", { alpha: false });
     this.ready = false;
     this.queue = Promise.resolve(); // updates are applied strictly in order
+    this.video = new VideoRegion(TileError);
+  }
+
+  /**
+   * Decode one video frame after what came before it; resolves to {painted, lost}
+   * (`lost`: the base layer broke and needs a keyframe, REFRESH), or throws TileError.
+   */
+  applyVideo(frame) {
+    const next = this.queue.then(() => {
+      if (!this.ready) throw new TileError("a video frame before any full picture");
+      return this.video.apply(frame, this.context, this.canvas.width, this.canvas.height);
+    });
+    this.queue = next.catch(() => {});
+    return next;
   }
 
   /** Apply one update after the ones before it; resolves to true, or throws TileError. */
@@ -136,6 +155,7 @@ export class ScreenCanvas {
       this.canvas.width = width;
       this.canvas.height = height;
     }
+    if (update.full) this.video.reset(); // a whole picture: video starts again from keyframes
     const copies = decoded.filter((d) => d.source);
     if (copies.length) {
       const before = document.createElement("canvas");
