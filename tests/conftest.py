@@ -32,6 +32,14 @@ settings.register_profile("thorough", max_examples=1000, **_PATIENT)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "relaydesk"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_logs_stay_in_the_test_run(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``relaydesk start`` and ``join`` write a session log when they end (by default in
+    the user's data folder): in tests, into a folder of the run's own, inherited by every
+    command the tests start. Tests that look at the log pass ``--log-dir``."""
+    os.environ.setdefault("RELAYDESK_LOG_DIR", str(tmp_path_factory.mktemp("client-session-logs")))
+
+
 SESSION_UID = bytes.fromhex("5e55104e5e55104e5e55104e5e55104e")
 RELAY_URL = "wss://relay.example.org/relay"
 START = 1_800_000_000.0  # the fake clock's first reading (Unix seconds)
@@ -82,7 +90,7 @@ class FakeSession:
             member_id=member_id,
             display_name=name or f"Member {member_id}",
             role=role,
-            x25519=keys.x25519_public,
+            agreement=keys.agreement_public,
             ed25519=keys.ed25519_public,
             relay=RELAY_URL,
             expires_at=int(self.now) + TICKET_LIFETIME if expires_at is None else expires_at,

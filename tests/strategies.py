@@ -20,6 +20,7 @@ from relaydesk.protocol.messages import (
     Admit,
     Annotation,
     AnnotationKind,
+    Challenge,
     Chat,
     ChatRule,
     CommitContent,
@@ -54,6 +55,7 @@ from relaydesk.protocol.messages import (
     Point,
     Pong,
     PresenterRequest,
+    Recording,
     Refresh,
     Revoke,
     RevokeReason,
@@ -67,6 +69,8 @@ from relaydesk.protocol.messages import (
     ShareState,
     Tile,
     TileEncoding,
+    VideoFrame,
+    VideoLayers,
     Waiting,
     WaitReason,
 )
@@ -125,7 +129,7 @@ roster_entries = st.builds(
 sealed_keys = st.builds(
     SealedKey,
     member_id=member_ids,
-    enc=keys32,
+    enc=st.binary(min_size=1120, max_size=1120),
     ciphertext=st.binary(min_size=48, max_size=48),
 )
 commit_contents = st.builds(
@@ -149,7 +153,14 @@ tiles = st.builds(
 points = st.builds(Point, x=st.integers(0, SIDE), y=st.integers(0, SIDE))
 
 MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
-    Hello: st.builds(Hello, ticket=binaries(limits.MAX_TICKET_BYTES)),
+    Challenge: st.builds(
+        Challenge,
+        nonce=st.binary(min_size=32, max_size=32),
+        relay=st.from_regex(r"\A[a-z0-9-]{1,32}\Z"),
+    ),
+    Hello: st.builds(
+        Hello, ticket=binaries(limits.MAX_TICKET_BYTES), proof=st.binary(min_size=64, max_size=64)
+    ),
     Roster: st.builds(
         Roster,
         you=member_ids,
@@ -159,7 +170,9 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         locked=st.booleans(),
         epoch=st.integers(0, 0xFFFFFFFF),
         lobby=st.lists(roster_entries, max_size=3).map(tuple),
+        recording=member_or_none,
     ),
+    Recording: st.builds(Recording, member_id=member_ids, active=st.booleans()),
     MemberJoined: st.builds(MemberJoined, entry=roster_entries),
     MemberLeft: st.builds(MemberLeft, member_id=member_ids, reason=st.sampled_from(LeaveReason)),
     RoleChange: st.builds(RoleChange, member_id=member_ids, role=st.sampled_from(Role)),
@@ -210,6 +223,19 @@ MESSAGES: dict[type[Any], st.SearchStrategy[Any]] = {
         height=st.integers(1, SIDE),
         full=st.booleans(),
         tiles=st.lists(tiles, max_size=4).map(tuple),
+    ),
+    VideoLayers: st.builds(VideoLayers, layers=st.integers(1, limits.VIDEO_LAYERS)),
+    VideoFrame: st.builds(
+        VideoFrame,
+        stream=u32,
+        number=u32,
+        sent_at=u32,
+        keyframe=st.booleans(),
+        x=st.integers(0, SIDE - 2),
+        y=st.integers(0, SIDE - 2),
+        width=st.integers(1, SIDE // 2).map(lambda half: 2 * half),
+        height=st.integers(1, SIDE // 2).map(lambda half: 2 * half),
+        data=st.binary(min_size=1, max_size=64),
     ),
     Cursor: st.builds(
         Cursor, x=st.integers(0, SIDE), y=st.integers(0, SIDE), visible=st.booleans()
@@ -276,7 +302,7 @@ tickets = st.builds(
     member_id=member_ids,
     display_name=texts(limits.MAX_DISPLAY_NAME_CHARS, min_chars=1),
     role=st.sampled_from(Role),
-    x25519=keys32,
+    agreement=st.binary(min_size=1216, max_size=1216),
     ed25519=keys32,
     relay=texts(limits.MAX_RELAY_URL_CHARS),
     expires_at=u64,

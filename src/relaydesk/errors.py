@@ -22,13 +22,21 @@ closed with (docs/protocol.md §9)::
     │   └── ReplayDetected            a sequence number already seen (or older)
     ├── SessionError                  the session's rules refused an action
     │   ├── NotPermitted              the member has no right to do that
+    │   │   └── ForbiddenBySite       the site's policy forbids it (its ticket says so; 4012)
     │   ├── InvalidTransition         not possible in the session's current state
     │   └── SessionEnded              the session is over (close code 4006)
     ├── CaptureError                  this machine's screen cannot be captured (local)
     ├── InputError                    remote-control input cannot be injected here (local)
     ├── BrokerError                   the broker refused a request (carries an HTTP status)
     │   ├── AuthenticationFailed      wrong username or password, or a stale token (401)
-    │   │   └── OneTimeCodeNeeded     right password; the account needs its one-time code (401)
+    │   │   ├── OneTimeCodeNeeded     right password; the account needs its one-time code (401)
+    │   │   └── AccountNeeded         the site admits to sessions only people with an account (401)
+    │   ├── AdminOnly                 the request needs a site administrator's login (403)
+    │   ├── PolicyRefused             the site policy forbids what was asked (400)
+    │   ├── ResetRefused              a password reset with a wrong username or code (400)
+    │   ├── ResetNotFound             no password reset request with that id (404)
+    │   ├── ResetState                the reset request was decided already (409)
+    │   ├── LastAdministrator         the site's last administrator cannot lose the role (409)
     │   ├── AccountDisabled           the organizer account was disabled (403)
     │   ├── ForeignOrigin             a cookie-authenticated request from another site (403)
     │   ├── JoinRefused               no session with that ID and password (403)
@@ -42,12 +50,24 @@ closed with (docs/protocol.md §9)::
     │   ├── WeakPassword              an account password too short or too long (400)
     │   ├── AccountExists             that username is taken (409)
     │   ├── AccountNotFound           no account with that username (404)
+    │   ├── RelayNotRegistered        no relay is registered under that name (404)
+    │   ├── RelayExists               that relay name or key is registered already (409)
+    │   ├── RefreshRefused            a ticket refresh that does not prove its member (403)
+    │   ├── NoRelayAvailable          relays are registered but none is live (503)
+    │   ├── RelayReportRefused        a relay's report: unknown relay, bad signature, stale (401)
+    │   ├── RelayReportReplayed       a relay's report with a counter not above the last (409)
+    │   ├── RelayReportTooLarge       a relay's report above MAX_RELAY_REPORT_BYTES (413)
+    │   ├── RelayReportInvalid        a relay's report that does not parse (422)
     │   └── DataDirError              the data directory, a key or a certificate is unusable
     └── ClientError                   the Python client cannot go on
         ├── PinningError              the server's certificate is not the trusted one
         ├── ApiError                  the broker refused a request (status, detail)
         │   └── OneTimeCodeRequired   the broker asks for the account's one-time code
-        └── RelayClosed               the relay closed the connection (close code)
+        ├── ProxyRefused              the HTTP CONNECT proxy refused the tunnel
+        ├── RelayClosed               the relay closed the connection (close code)
+        └── RecordingError            a recording file cannot be read, verified or exported
+            ├── RecordingMalformed    not a recording, or a part of it that does not parse
+            └── RecordingTampered     a changed, removed, inserted or reordered byte (where)
 """
 
 from __future__ import annotations
@@ -70,6 +90,8 @@ class CloseCode(IntEnum):
     RATE_LIMITED = 4008
     SLOW_CONSUMER = 4009
     REFUSED_ENTRY = 4010  # a host refused this member entry from the lobby (final)
+    MOVED = 4011  # the session now lives on another relay: refresh the ticket, reconnect
+    SITE_POLICY = 4012  # the site's policy forbids this member that action (ERROR only)
 
 
 class RelaydeskError(Exception):
@@ -122,6 +144,11 @@ class TicketWrongSession(TicketError):
     """The ticket was issued for a different session."""
 
 
+class HelloProofInvalid(TicketError):
+    """The HELLO does not prove possession of the ticket's signing key: no proof, or one
+    made for another challenge or another relay (docs/protocol.md §7.1)."""
+
+
 class CommitRejected(CryptoError):
     """A key commit was refused: not from the key leader, badly signed, stale, or naming
     members whose keys differ from the ones this member was shown (someone tampered)."""
@@ -155,6 +182,14 @@ class NotPermitted(SessionError):
     """That member has no right to do that (wrong role, or not the person concerned)."""
 
 
+class ForbiddenBySite(NotPermitted):
+    """The site's administrator turned that off for everyone (desktop sharing, remote
+    control): this member's ticket says so, and the relay refuses it. Nobody in the
+    session can allow it; the connection stays open."""
+
+    close_code = CloseCode.SITE_POLICY
+
+
 class InvalidTransition(SessionError):
     """That action is not possible in the session's current state."""
 
@@ -163,6 +198,13 @@ class SessionEnded(SessionError):
     """The session has ended; nobody can join or act in it any more."""
 
     close_code = CloseCode.SESSION_ENDED
+
+
+class WrongRelay(SessionError):
+    """The ticket names another relay as the session's home and this relay cannot
+    bridge to it (no NATS configured): refresh the ticket and connect there (§9)."""
+
+    close_code = CloseCode.MOVED
 
 
 class ClientError(RelaydeskError):
@@ -188,6 +230,11 @@ class OneTimeCodeRequired(ApiError):
     and log in again with it."""
 
 
+class ProxyRefused(ClientError):
+    """The HTTP CONNECT proxy (HTTPS_PROXY) refused the tunnel: wrong or missing proxy
+    user and password (407), a port it does not allow, or no proxy answer at all."""
+
+
 class RelayClosed(ClientError):
     """The relay closed the connection."""
 
@@ -195,6 +242,29 @@ class RelayClosed(ClientError):
         super().__init__(f"the relay closed the connection ({code}): {reason}")
         self.code = code
         self.reason = reason
+
+
+class RecordingError(ClientError):
+    """A recording file (docs/protocol.md §12) cannot be read, verified or exported.
+    ``entry`` and ``offset`` say where: the entry's index (-1: the file header) and the
+    byte offset at which that entry starts, when known."""
+
+    def __init__(self, message: str, entry: int | None = None, offset: int | None = None) -> None:
+        where = f"entry {entry} at byte {offset}: " if entry is not None else ""
+        super().__init__(where + message)
+        self.entry = entry
+        self.offset = offset
+
+
+class RecordingMalformed(RecordingError):
+    """Not a relaydesk recording, a version this client cannot read, or an entry that
+    does not parse within its limits."""
+
+
+class RecordingTampered(RecordingError):
+    """The recording's hash chain or its recorder's signature does not hold: bytes were
+    changed, removed, inserted or reordered (or the file was cut short) where it says.
+    Do not trust what it shows."""
 
 
 class BrokerError(RelaydeskError):
@@ -212,6 +282,47 @@ class AuthenticationFailed(BrokerError):
 class OneTimeCodeNeeded(AuthenticationFailed):
     """The password was right, and the account has two-step login: send the one-time
     code (from the authenticator app, or a recovery code) with it."""
+
+
+class AccountNeeded(AuthenticationFailed):
+    """The site admits to sessions only people with an account: log in first (the
+    browser's sign-in at /host, or ``relaydesk login``), then join."""
+
+
+class AdminOnly(BrokerError):
+    """Only a site administrator's login may do that (``relaydesk admin user
+    grant-admin NAME`` makes an account one)."""
+
+    status = 403
+
+
+class PolicyRefused(BrokerError):
+    """The site's policy, set by its administrator, forbids what was asked (a session
+    without a password, a password reset without an administrator's approval)."""
+
+
+class ResetRefused(BrokerError):
+    """No approved reset for that username matches that code, or the code has been used
+    or has expired; with two-step login (when the site allows it), a wrong one-time code."""
+
+
+class ResetNotFound(BrokerError):
+    """No password reset request has that id."""
+
+    status = 404
+
+
+class ResetState(BrokerError):
+    """The password reset request was approved or denied already, or has lapsed."""
+
+    status = 409
+
+
+class LastAdministrator(BrokerError):
+    """The site's last administrator cannot lose the role through the API (the admin
+    command on the server can grant and revoke it always)."""
+
+    status = 409
 
 
 class ForeignOrigin(BrokerError):
@@ -281,7 +392,9 @@ class RateLimited(BrokerError):
 
 
 class WeakPassword(BrokerError):
-    """The password is too short for an organizer account (or too long to hash)."""
+    """The password breaks a password rule of the site (too short, contains the
+    username, a common password, too easy to guess; or too long to hash). The message
+    names the rule."""
 
 
 class AccountExists(BrokerError):
@@ -294,6 +407,59 @@ class AccountNotFound(BrokerError):
     """No account has that username."""
 
     status = 404
+
+
+class RelayNotRegistered(BrokerError):
+    """No relay is registered under that name (``relaydesk admin relay list``)."""
+
+    status = 404
+
+
+class RelayExists(BrokerError):
+    """A relay is registered under that name, or with that key, already."""
+
+    status = 409
+
+
+class RefreshRefused(BrokerError):
+    """A ticket refresh was refused: the ticket is not this broker's for this live
+    session, its holder's signature does not verify, its timestamp is not current, or a
+    host expelled the member or refused its entry (final)."""
+
+    status = 403
+
+
+class NoRelayAvailable(BrokerError):
+    """Relays are registered but none has sent a heartbeat lately: no session can be
+    placed. Try again shortly; the operator should check the relays."""
+
+    status = 503
+
+
+class RelayReportRefused(BrokerError):
+    """A relay's signed report from an unregistered relay, with a signature that does
+    not verify, or whose ``sent_at`` is too far from the broker's clock."""
+
+    status = 401
+
+
+class RelayReportReplayed(BrokerError):
+    """A relay's signed report whose ``counter`` is not above the last one accepted."""
+
+    status = 409
+
+
+class RelayReportTooLarge(BrokerError):
+    """A relay's signed report larger than MAX_RELAY_REPORT_BYTES."""
+
+    status = 413
+
+
+class RelayReportInvalid(BrokerError):
+    """A relay's signed report that is not the JSON the endpoint takes, or has more than
+    MAX_RELAY_REPORT_RECORDS records."""
+
+    status = 422
 
 
 class DataDirError(BrokerError):
@@ -320,3 +486,12 @@ class InputError(RelaydeskError):
     taken by another program), or one input event cannot be carried out as sent (a
     position outside the screen, a character that no key can type). An event refused as
     unfit is refused before any of it is injected."""
+
+
+class ConfigError(RelaydeskError):
+    """A ``--config`` TOML file cannot be read, is not TOML, or names an unknown key."""
+
+
+class BrokerLinkError(RelaydeskError):
+    """A relay cannot talk to its broker: unreachable, wrong certificate fingerprint, or
+    the broker refused the relay's signed request (unknown relay, bad signature, replay)."""

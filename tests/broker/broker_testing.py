@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 with warnings.catch_warnings():
     # Starlette now wants the httpx2 package for its TestClient and warns (an error under
@@ -25,9 +23,6 @@ from relaydesk.protocol.keys import MemberKeys
 
 START = 1_800_000_000.0  # the fake clock's first reading (Unix seconds)
 PUBLIC_URL = "https://127.0.0.1:8443"
-POSTGRES_URL = os.environ.get(
-    "RELAYDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 ORGANIZER_PASSWORD = "correct horse battery staple"
 
 
@@ -74,10 +69,10 @@ def unb64(text: str) -> bytes:
 def join_body(
     name: str = "Bob", password: str | None = None, email: str | None = None
 ) -> tuple[MemberKeys, dict[str, Any]]:
-    keys = MemberKeys(X25519PrivateKey.generate(), Ed25519PrivateKey.generate())
+    keys = MemberKeys.generate(os.urandom)
     body: dict[str, Any] = {
         "display_name": name,
-        "x25519": b64(keys.x25519_public),
+        "agreement": b64(keys.agreement_public),
         "ed25519": b64(keys.ed25519_public),
     }
     if password is not None:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from broker_testing import (
     ORGANIZER_PASSWORD,
-    POSTGRES_URL,
     PUBLIC_URL,
     Client,
     FakeClock,
@@ -32,6 +31,7 @@ from relaydesk.broker.api import create_api
 from relaydesk.broker.passwords import Passwords
 from relaydesk.broker.service import Broker, BrokerSettings
 from relaydesk.broker.store import Store
+from support.postgres import POSTGRES_URL, postgres_or_skip
 
 
 @pytest.fixture
@@ -44,25 +44,10 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _postgres_or_skip() -> None:
-    try:
-        import psycopg  # noqa: F401, PLC0415
-    except ImportError:
-        pytest.skip("PostgreSQL tests need psycopg: pip install 'psycopg[binary]'")
-    engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except Exception as error:  # any failure to connect means: not reachable here
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(error).__name__}")
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose every table lives in a fresh schema, dropped after the test."""
-    _postgres_or_skip()
+    postgres_or_skip()
     schema = f"relaydesk_test_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(POSTGRES_URL)
     with admin.begin() as connection:

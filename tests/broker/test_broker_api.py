@@ -183,9 +183,18 @@ def test_join_gives_a_ticket_the_relay_accepts(
     )
     assert ticket.role is Role.PARTICIPANT
     assert ticket.display_name == "Bob"
-    assert (ticket.x25519, ticket.ed25519) == (keys.x25519_public, keys.ed25519_public)
+    assert (ticket.agreement, ticket.ed25519) == (keys.agreement_public, keys.ed25519_public)
     assert ticket.member_id == admission["member_id"] == 1
-    assert ticket.relay == admission["relay_url"] == "wss://127.0.0.1:8443/relay"
+    assert ticket.relay == "embedded"  # the home relay's name (ticket v3)
+    assert admission["relay_url"] == "wss://127.0.0.1:8443/relay"
+    assert admission["relays"] == [
+        {
+            "name": "embedded",
+            "wss_url": "wss://127.0.0.1:8443/relay",
+            "tcp_address": None,
+            "fingerprint": "",
+        }
+    ]
     assert admission["session_uid"] == created["session_uid"]
     assert admission["role"] == "participant"
     assert ticket.expires_at == int(START) + limits.TICKET_LIFETIME_SECONDS
@@ -261,36 +270,95 @@ def test_right_password_joins(client: TestClient, organizer: Organizer) -> None:
     assert join(client, session_id, password="sesame").status_code == 200
 
 
-def test_joins_are_throttled_per_address(
+def unknown_id(number: int) -> str:
+    """A well-formed session ID no session has (the tests' IDs come from secrets)."""
+    return f"{900_000_000 + number}"
+
+
+def test_failed_joins_are_throttled_per_address(
     client_from: Client, organizer: Organizer, clock: FakeClock
 ) -> None:
     session_id = create(client_from(), organizer)["session_id"]
     client = client_from("192.0.2.50")
-    for _ in range(limits.JOIN_PER_ADDRESS_BURST):
-        assert join(client, session_id).status_code == 200
+    for number in range(limits.JOIN_PER_ADDRESS_BURST):
+        assert join(client, unknown_id(number)).json() == REFUSED
     throttled = join(client, session_id)
     assert throttled.status_code == 429
+    assert "from this address" in throttled.json()["detail"]
     assert int(throttled.headers["Retry-After"]) >= 1
     assert join(client_from("192.0.2.51"), session_id).status_code == 200
     clock.advance(limits.JOIN_PER_ADDRESS_REFILL_SECONDS)
     assert join(client, session_id).status_code == 200
 
 
-def test_joins_are_throttled_per_session(
-    client_from: Client, organizer: Organizer, broker: Broker
+def test_joins_that_succeed_do_not_spend_the_budget_for_failures(
+    client_from: Client, organizer: Organizer
 ) -> None:
+    """A join that succeeds gives its attempt back: after any number of them, an address
+    still has its whole budget for failed attempts, and no more."""
     session_id = create(client_from(), organizer)["session_id"]
-    other = create(client_from(), organizer)["session_id"]
-    for number in range(limits.JOIN_PER_SESSION_BURST):
-        assert (
-            join(client_from(f"10.0.{number // 250}.{number % 250}"), session_id).status_code == 200
-        )
-    throttled = join(client_from("10.9.9.9"), session_id)
+    client = client_from("192.0.2.60")
+    for number in range(2 * limits.JOIN_PER_ADDRESS_BURST):
+        assert join(client, session_id, f"Attendee {number}").status_code == 200
+    for number in range(limits.JOIN_PER_ADDRESS_BURST):
+        assert join(client, unknown_id(number)).json() == REFUSED
+    assert join(client, session_id).status_code == 429
+
+
+def test_failed_joins_lock_a_session_id_but_not_for_its_organizer(
+    client_from: Client, organizer: Organizer
+) -> None:
+    session_id = create(client_from(), organizer, password="sesame")["session_id"]
+    for number in range(limits.JOIN_FAILURES_BEFORE_LOCK):
+        assert join(client_from(f"10.0.0.{number}"), session_id, password="x").json() == REFUSED
+    throttled = join(client_from("10.9.9.9"), session_id, password="sesame")
     assert throttled.status_code == 429
     assert "this session" in throttled.json()["detail"]
-    assert join(client_from("10.9.9.9"), other).status_code == 200
     # The organizer is not guessing: the per-session limits do not apply to them.
     assert join(client_from("10.9.9.8"), session_id, headers=organizer.headers).status_code == 200
+
+
+def test_a_full_meeting_joins_from_one_address_while_guessing_stays_limited(
+    client_from: Client, organizer: Organizer
+) -> None:
+    """A thousand people and more behind one address (a company's NAT) join one session
+    with its password at once: no time passes (the fake clock stands still). Guessing
+    stays as limited as ever: the password from anywhere, IDs from any address. What one
+    address, or one session, can be joined is bounded on its own, sized for a full
+    meeting (MAX_MEMBERS; docs/operators.md "Rate limits and guessing")."""
+    session_id = create(client_from(), organizer, password="sesame")["session_id"]
+    other = create(client_from(), organizer)["session_id"]
+    office = client_from("198.51.100.1")
+    answers = [
+        join(office, session_id, f"Attendee {n}", "sesame")
+        for n in range(limits.ADMITTED_PER_ADDRESS_BURST)
+    ]
+    assert len(answers) >= 1000
+    assert [a.status_code for a in answers] == [200] * len(answers)
+    assert len({a.json()["member_id"] for a in answers}) == len(answers)
+    # Past a full meeting: the office waits; another address does not.
+    from_office = join(office, other)
+    assert from_office.status_code == 429
+    assert "from this address" in from_office.json()["detail"]
+    assert join(client_from("198.51.100.2"), other).status_code == 200
+    # The session has had a full meeting: nobody more for now (told only past the password).
+    assert len(answers) == limits.ADMITTED_PER_SESSION_BURST
+    assert join(client_from("198.51.100.3"), session_id, password="guess").json() == REFUSED
+    full = join(client_from("198.51.100.3"), session_id, password="sesame")
+    assert full.status_code == 429
+    assert "joined this session" in full.json()["detail"]
+    # Guessing the password: locked after the usual number of failures, however many
+    # joined rightly before (one failure was counted just above).
+    for number in range(limits.JOIN_FAILURES_BEFORE_LOCK - 1):
+        assert join(client_from(f"10.2.0.{number}"), session_id, password="guess").json() == REFUSED
+    locked = join(client_from("10.2.1.1"), session_id, password="sesame")
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) == limits.JOIN_LOCK_SECONDS
+    # Guessing IDs from an address: its usual budget.
+    guesser = client_from("203.0.113.77")
+    for number in range(limits.JOIN_PER_ADDRESS_BURST):
+        assert join(guesser, unknown_id(number)).json() == REFUSED
+    assert join(guesser, unknown_id(99)).status_code == 429
 
 
 @pytest.mark.parametrize("exists", [True, False])
@@ -319,8 +387,10 @@ def test_join_validates_its_body(client: TestClient, organizer: Organizer) -> No
         ({**body, "display_name": "   "}, "display name"),
         ({**body, "display_name": "x" * 65}, "display name"),
         ({**body, "display_name": "Bob\x1b[2J"}, "control characters"),
-        ({**body, "x25519": b64(b"\x01" * 33)}, "32 bytes"),
-        ({**body, "x25519": b64(b"\x01" * 31)}, "at least 43"),
+        ({**body, "agreement": b64(b"\x01" * 1220)}, "at most 1624"),
+        ({**body, "agreement": b64(b"\x01" * 1217)}, "1216 bytes"),
+        ({**body, "agreement": b64(b"\x01" * 31)}, "at least 1622"),
+        ({**body, "ed25519": b64(b"\x01" * 33)}, "32 bytes"),
         ({**body, "ed25519": "!!!" + body["ed25519"][3:]}, "base64url"),
         ({**body, "extra": 1}, "extra"),
     ]
@@ -447,6 +517,21 @@ def test_every_endpoint_is_documented(app: FastAPI) -> None:
         ("POST", "/api/me/totp"),
         ("POST", "/api/me/totp/confirm"),
         ("POST", "/api/me/totp/disable"),
+        ("POST", "/api/sessions/{session_id}/refresh"),
+        ("POST", "/api/relays/heartbeat"),
+        ("POST", "/api/relays/records"),
+        ("GET", "/api/policy"),
+        ("POST", "/api/password-resets"),
+        ("POST", "/api/password-resets/complete"),
+        ("GET", "/api/admin/policy"),
+        ("PUT", "/api/admin/policy"),
+        ("GET", "/api/admin/accounts"),
+        ("PUT", "/api/admin/accounts/{username}/admin"),
+        ("GET", "/api/admin/records"),
+        ("GET", "/api/admin/records/members"),
+        ("GET", "/api/admin/password-resets"),
+        ("POST", "/api/admin/password-resets/{reset_id}/approve"),
+        ("POST", "/api/admin/password-resets/{reset_id}/deny"),
     }
     for operation in operations.values():
         assert operation["tags"] and operation["summary"] and operation["description"]
@@ -456,6 +541,9 @@ def test_every_endpoint_is_documented(app: FastAPI) -> None:
         method = "GET" if path == "/api/me" else "POST"
         assert {"401", "403", "422"} <= set(operations[(method, path)]["responses"]), path
     assert {"401", "403", "429"} <= set(operations[("POST", "/api/web/login")]["responses"])
+    for (_, path), operation in operations.items():  # an organizer's login gets 403 there
+        if path.startswith("/api/admin/"):
+            assert {"401", "403"} <= set(operation["responses"]), path
     schemes = document["components"]["securitySchemes"]
     assert "HTTPBearer" in schemes
     assert schemes["APIKeyCookie"] == {
@@ -520,3 +608,20 @@ def test_logs_hold_no_password_token_ticket_or_name(
     )
     for secret in secrets_seen:
         assert secret not in logged
+
+
+def test_join_refuses_an_agreement_key_no_leader_could_seal_to(
+    client: TestClient, organizer: Organizer
+) -> None:
+    """The right size is not enough: an ML-KEM part that fails FIPS 203's check, or an
+    X25519 part of low order, would leave the session without keys (protocol §6)."""
+    session_id = create(client, organizer)["session_id"]
+    keys, body = join_body()
+    public = keys.agreement_public
+    for bad in (b"\xff" * 1184 + public[1184:], public[:1184] + bytes(32)):
+        answer = client.post(
+            f"/api/sessions/{session_id}/join", json={**body, "agreement": b64(bad)}
+        )
+        assert answer.status_code == 400, answer.json()
+        assert "agreement public key" in answer.json()["detail"]
+    assert client.post(f"/api/sessions/{session_id}/join", json=body).status_code == 200

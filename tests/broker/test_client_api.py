@@ -4,6 +4,7 @@ code, the session settings, joining with an e-mail address, the listing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -23,10 +24,12 @@ from relaydesk.client.api import (
     needs_one_time_code,
 )
 from relaydesk.errors import ApiError, OneTimeCodeRequired
+from relaydesk.protocol.keys import MemberKeys
 from relaydesk.protocol.tickets import TicketRule, verify_ticket
 
 T = TypeVar("T")
 KEY = bytes(range(32))
+AGREEMENT = MemberKeys.generate(os.urandom).agreement_public
 
 
 def run(app: FastAPI, use: Callable[[BrokerApi], Awaitable[T]], token: str = "") -> T:
@@ -85,7 +88,7 @@ def test_create_with_settings_join_with_an_e_mail_address_and_list(
     plain = run(app, lambda api: api.create_session(), token)
     assert plain.settings == SessionSettings()
     with pytest.raises(ApiError) as no_email:
-        run(app, lambda api: api.join(created.session_id, "Bob", KEY, KEY, "sesame"))
+        run(app, lambda api: api.join(created.session_id, "Bob", AGREEMENT, KEY, "sesame"))
     assert (no_email.value.status, no_email.value.detail) == (
         400,
         "This session asks for your e-mail address.",
@@ -93,7 +96,7 @@ def test_create_with_settings_join_with_an_e_mail_address_and_list(
     joined = run(
         app,
         lambda api: api.join(
-            created.session_id, "Bob", KEY, KEY, "sesame", email="bob@example.org"
+            created.session_id, "Bob", AGREEMENT, KEY, "sesame", email="bob@example.org"
         ),
     )
     assert joined.waits_in_lobby
@@ -102,7 +105,7 @@ def test_create_with_settings_join_with_an_e_mail_address_and_list(
     )
     assert ticket.email == "bob@example.org"
     assert TicketRule.WAIT_IN_LOBBY in ticket.rules
-    host = run(app, lambda api: api.join(created.session_id, "Alice", KEY, KEY), token)
+    host = run(app, lambda api: api.join(created.session_id, "Alice", AGREEMENT, KEY), token)
     assert not host.waits_in_lobby
     listed = run(app, lambda api: api.listed_sessions())
     assert listed == [ListedSession(created.session_id, "Help desk", "alice")]

@@ -58,6 +58,7 @@ def test_web_login_sets_a_strict_http_only_cookie(client: TestClient, broker: Br
         .isoformat()
         .replace("+00:00", "Z"),
         "totp_enabled": False,
+        "is_admin": False,
     }
     assert "token" not in answer.json()  # page scripts never see it
     pair, attributes = cookie_attributes(answer.headers["set-cookie"])

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 from playwright.sync_api import expect
 
+from relaydesk.protocol.frames import Header
 from relaydesk.relay.hub import Connection, RelayHub
 from relaydesk.screen.xvfb import Xvfb
 from support import servers
@@ -144,9 +145,11 @@ class Tap:
             self._record(data)
             admit(connection, data)
 
-        def tapped_receive(connection: Connection, data: bytes) -> None:
+        def tapped_receive(
+            connection: Connection, data: bytes, header: Header | None = None
+        ) -> None:
             self._record(data)
-            receive(connection, data)
+            receive(connection, data, header)
 
         setattr(hub, "admit", tapped_admit)  # noqa: B010
         setattr(hub, "receive", tapped_receive)  # noqa: B010

@@ -213,7 +213,7 @@ def waiting(page: Any, title: str) -> None:
 def final(page: Any, title: str, text: str | None = None) -> None:
     card = page.locator("#final-view")
     expect(card).to_be_visible()
-    expect(card.get_by_role("heading")).to_have_text(title)
+    expect(card.get_by_role("heading", level=1)).to_have_text(title)
     if text is not None:
         expect(card.locator("#final-text")).to_have_text(text)
 

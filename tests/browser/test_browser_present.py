@@ -359,3 +359,76 @@ def test_a_closed_picker_is_a_no_and_nothing_is_sent(
     expect(ida.get_by_role("region", name="Presenting")).to_be_hidden()
     expect(host.locator("#presenter-line")).to_have_text("Nobody is presenting right now")
     assert screen_frames(server, tapped, ida_id) == []
+
+
+def test_a_browser_presenter_decides_whether_a_host_records_its_screen(
+    pages: Pages,
+    server: LiveServer,
+    organizer_cookies: list[dict[str, Any]],
+    presenter_page: Watched,
+    tmp_path: Path,
+) -> None:
+    """Pat, made a host, records from his terminal; when Bea (no host) presents, her
+    page's "Recording allowed" decides: off (the default) stops the recording, on lets
+    Pat record again, off again stops it. The recording of her screen exports to a video
+    that shows her tab."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    import av  # noqa: PLC0415
+
+    from support.processes import RELAYDESK  # noqa: PLC0415
+    from support.terminal import Terminal  # noqa: PLC0415
+
+    bea = presenter_page.page
+    host, _, bea_id = meeting_with_bea(pages, server, organizer_cookies, bea, "Recorded")
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    pat = Terminal(
+        "join", invite_url(host), "--name", "Pat", "--fingerprint", server.fingerprint,
+        "--config-dir", tmp_path / "pat", env=env,
+    )  # fmt: skip
+    try:
+        pat.expect(r"Security code: ")
+        member(host, "Pat").get_by_role("button", name="Make Pat the host").click()  # hand over
+        pat.expect(r"\* You are now a host")
+        first, second = tmp_path / "first.rdrec", tmp_path / "second.rdrec"
+        pat.type(f"/record {first}")
+        expect(bea.locator("#recording")).to_have_text("Recording by Pat")
+
+        pat.type(f"/present {bea_id}")  # Bea presents; she has not allowed recording
+        bea.get_by_role("alertdialog").get_by_role("button", name="Allow").click()
+        pat.expect(r"\* You stopped recording")
+        expect(bea.locator("#recording")).to_be_hidden()
+        expect(chat_log(bea)).to_contain_text("Pat stopped recording")
+        pat.type(f"/record {second}")
+        pat.expect(r"! the presenter does not allow recording")
+
+        allowed = bea.get_by_label("Recording allowed")
+        allowed.check()
+        pat.expect(r"recording allowed\.")
+        pat.type(f"/record {second}")
+        expect(bea.locator("#recording")).to_have_text("Recording by Pat")
+        expect(host.locator("#recording")).to_have_text("Recording by Pat")
+        until(lambda: matches_pattern(canvas_rgb(host)), "the host's canvas shows Bea's tab")
+        allowed.uncheck()  # she changes her mind: it stops at once
+        pat.expect(r"Recording written to .*second\.rdrec")
+        pat.expect(r"\* You stopped recording")
+        expect(bea.locator("#recording")).to_be_hidden()
+    finally:
+        pat.stop()
+    verified = subprocess.run(
+        [str(RELAYDESK), "recording", "verify", str(second)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    video = tmp_path / "second.mp4"
+    exported = subprocess.run(
+        [str(RELAYDESK), "recording", "export", str(second), "--mp4", str(video)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    with av.open(str(video)) as container:
+        last = None
+        for frame in container.decode(video=0):
+            last = frame.to_ndarray(format="rgb24")
+    assert last is not None and matches_pattern(last)  # Bea's tab, as her viewers saw it

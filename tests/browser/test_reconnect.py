@@ -2,7 +2,8 @@
 "network"); the proxy is killed (every connection cut, the port closed) and started again
 on the same port. The page says it is reconnecting, then "Connected" again, and the
 shared screen keeps updating afterwards; someone who left while it was away is no longer
-listed (issue 4)."""
+listed (issue 4). Chat across the drop: a line typed while the page was away reaches
+the others once it is back, and nothing is shown twice (issue 11, §11)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from browser.helpers import (
     TcpProxy,
     Watched,
     canvas_shows,
+    codes_agree,
+    join_in_browser,
+    send_from_browser,
     until,
 )
 from support.screen import Screen
@@ -89,7 +93,7 @@ def test_the_page_reconnects_after_a_network_drop(
     expect(status).not_to_have_text("Connected")
 
     proxy.restore()
-    expect(status).to_have_text("Connected", timeout=30_000)
+    expect(status).to_have_text("Reconnected", timeout=30_000)
     until(lambda: NAME in server.members(), "the relay has the browser back")
     expect(roster).to_contain_text(f"{NAME} (you)")
     expect(roster).not_to_contain_text(LEAVER)
@@ -98,3 +102,49 @@ def test_the_page_reconnects_after_a_network_drop(
     screen.rectangle(360, 40, 200, 120, secrets.randbits(24))
     screen.background(secrets.randbits(24))
     canvas_shows(page, screen.settle(changed_from=changed))  # ...and changes after it
+
+
+def test_a_chat_line_around_a_drop_is_shown_exactly_once(
+    share: Share,
+    server: LiveServer,
+    proxy: TcpProxy,
+    python_viewer: Process,
+    browser_page: Watched,
+) -> None:
+    page = browser_page.page
+    status = page.locator("#status")
+    log = page.get_by_role("log", name="Chat")
+    name = "Dora Drop"
+    tag = secrets.token_hex(4)
+    invite = re.sub(r"^https://[^/]+", f"https://127.0.0.1:{proxy.port}", share.invite_url)
+    join_in_browser(page, invite, name)
+    expect(status).to_have_text("Connected")
+    python_viewer.wait_for_line(rf"^\+ {name} joined$")
+    codes_agree(page, share, python_viewer)
+    before = f"before the drop {tag}"
+    python_viewer.type_line(before)
+    expect(log).to_contain_text(f"Pat Python: {before}")
+
+    proxy.drop()
+    expect(status).to_have_text(re.compile("reconnecting", re.IGNORECASE))
+    until(lambda: name not in server.members(), "the relay sees the browser gone")
+    away = f"typed while away {tag}"
+    send_from_browser(page, away)  # nothing is connected: it waits in the chat log
+    expect(log).to_contain_text(f"You: {away}")
+
+    proxy.restore()
+    expect(status).to_have_text("Reconnected", timeout=30_000)
+    # Sent again once the page holds the new epoch's keys: it arrives, once.
+    printed = python_viewer.wait_for_line(rf"^\[chat\] {name}: {re.escape(away)}$")
+    assert printed
+    share.process.wait_for_line(rf"^\[chat\] {name}: {re.escape(away)}$")
+    # The viewer sent its line again too when the page came back (before it printed the
+    # page's line, §11); a line typed now comes after that repeat.
+    after = f"after the drop {tag}"
+    python_viewer.type_line(after)
+    expect(log).to_contain_text(f"Pat Python: {after}")
+    text = log.inner_text()
+    assert text.count(before) == 1, text
+    assert text.count(away) == 1, text
+    lines = python_viewer.stdout_lines
+    assert sum(1 for line in lines if line.endswith(f": {away}")) == 1, lines

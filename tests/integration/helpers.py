@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import ssl
@@ -19,14 +20,15 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import numpy as np
 
-from relaydesk.client.api import BrokerApi, CreatedSession
-from relaydesk.client.member import Member, Received, Rejected
+from relaydesk.client.api import BrokerApi, CreatedSession, broker_refresher
+from relaydesk.client.member import Member, Received, Reconnected, Rejected
 from relaydesk.client.profile import Profile
 from relaydesk.client.trust import trust_server
 from relaydesk.errors import RelayClosed
@@ -149,6 +151,8 @@ class Peer:
         self.received: list[Received] = []
         self.screen_updates = 0
         self.rejected: list[Rejected] = []
+        self.reconnects: list[Reconnected] = []  # a member with a refresher came back
+        self.on_reconnect: Callable[[], None] | None = None  # told when it came back
         self.closed: RelayClosed | None = None
         self.on_message = on_message
         self._task: asyncio.Task[None] | None = None
@@ -171,6 +175,11 @@ class Peer:
     async def _read(self) -> None:
         try:
             async for item in self.member.messages():
+                if isinstance(item, Reconnected):
+                    self.reconnects.append(item)
+                    if self.on_reconnect is not None:
+                        self.on_reconnect()
+                    continue
                 if isinstance(item, Rejected):
                     self.rejected.append(item)
                     continue
@@ -230,6 +239,18 @@ class Crowd:
                     await peer.close()
 
 
+_attendees = itertools.count()
+
+
+def attendee_api(url: str, context: ssl.SSLContext, token: str = "") -> BrokerApi:
+    """The broker's API as one attendee reaches it: from an address of its own
+    (127.0.0.2 to 127.0.0.254 in turn; all loopback on Linux), as the people of a real
+    meeting do, so the broker's per-address join limit applies to each alone."""
+    address = f"127.0.0.{next(_attendees) % 253 + 2}"
+    transport = httpx.AsyncHTTPTransport(verify=context, local_address=address)
+    return BrokerApi(url, context, token, transport=transport)
+
+
 async def join_peer(
     url: str,
     context: ssl.SSLContext,
@@ -238,14 +259,28 @@ async def join_peer(
     *,
     token: str = "",
     password: str | None = None,
+    email: str | None = None,
     on_message: Callable[[Peer, Received], Awaitable[None]] | None = None,
+    connect: bool = True,
     read: bool = True,
+    refresh: bool = False,
+    relay: str | None = None,
 ) -> Peer:
-    """Join through the broker's API (as ``relaydesk join`` does) and connect."""
+    """Join through the broker's API (as ``relaydesk join`` does) and, unless
+    ``connect`` is false, connect. With ``refresh``, the member comes back after a drop
+    as the CLI's does (a refreshed ticket); ``relay`` names the relay to try first (one
+    that cannot reach the home relay directly, as behind a firewall, is bridged to it)."""
     keys = MemberKeys.generate(os.urandom)
-    async with BrokerApi(url, context, token) as api:
-        joined = await api.join(session_id, name, keys.x25519_public, keys.ed25519_public, password)
-    return await Peer(Member(joined, keys, context), name, on_message).connect(read)
+    async with attendee_api(url, context, token) as api:
+        joined = await api.join(
+            session_id, name, keys.agreement_public, keys.ed25519_public, password, email=email
+        )
+    if relay is not None:
+        first = [r for r in joined.relays if r.name == relay]
+        joined = replace(joined, relays=(*first, *(r for r in joined.relays if r.name != relay)))
+    refresher = broker_refresher(url, context, session_id, keys.signing) if refresh else None
+    peer = Peer(Member(joined, keys, context, refresher=refresher), name, on_message)
+    return await peer.connect(read) if connect else peer
 
 
 async def present_when_admitted(peer: Peer, item: Received) -> None:

@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import cast
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -36,7 +37,19 @@ from relaydesk.client.api import BrokerApi, JoinResult
 from relaydesk.errors import CloseCode
 from relaydesk.protocol.frames import EVERYONE, RELAY, Frame, FrameType, Header
 from relaydesk.protocol.keys import MemberKeys
-from relaydesk.protocol.messages import Chat, Error, Hello, MemberLeft, Ping, Pong, decode, encode
+from relaydesk.protocol.messages import (
+    Challenge,
+    Chat,
+    Error,
+    Hello,
+    MemberLeft,
+    Ping,
+    Pong,
+    decode,
+    encode,
+    pack,
+)
+from relaydesk.protocol.tickets import prove_hello
 from support.servers import LiveServer
 
 
@@ -61,21 +74,44 @@ class Outcome:
 
 
 class RawLink:
-    """A ticket holder's WebSocket to the relay, speaking in hand-made frames."""
+    """A ticket holder's WebSocket to the relay, speaking in hand-made frames. The
+    relay's CHALLENGE (its first frame) is read on opening."""
 
-    def __init__(self, joined: JoinResult, socket: ClientConnection) -> None:
+    def __init__(
+        self, joined: JoinResult, keys: MemberKeys, socket: ClientConnection, challenge: Challenge
+    ) -> None:
         self.joined = joined
+        self.keys = keys
         self.socket = socket
+        self.challenge = challenge
         self.sequence = 0
 
     @classmethod
     async def join(cls, url: str, context: ssl.SSLContext, session_id: str, name: str) -> RawLink:
         keys = MemberKeys.generate(os.urandom)
         async with BrokerApi(url, context) as api:
-            joined = await api.join(session_id, name, keys.x25519_public, keys.ed25519_public)
+            joined = await api.join(session_id, name, keys.agreement_public, keys.ed25519_public)
+        return await cls.open(joined, keys, context)
+
+    @classmethod
+    async def open(cls, joined: JoinResult, keys: MemberKeys, context: ssl.SSLContext) -> RawLink:
+        """A new link for this ticket (and its keys): a new challenge."""
         # No size limit on what this side receives: only the relay's limits are tested.
         socket = await connect(joined.relay_url, ssl=context, compression=None, max_size=None)
-        return cls(joined, socket)
+        async with asyncio.timeout(LIVENESS_TIMEOUT):
+            first = Frame.parse(cast(bytes, await socket.recv()))
+        assert first.header.type is FrameType.CHALLENGE
+        challenge = decode(FrameType.CHALLENGE, first.body)
+        assert isinstance(challenge, Challenge)
+        return cls(joined, keys, socket, challenge)
+
+    def hello_frame(self, ticket: bytes | None = None, relay: str | None = None) -> bytes:
+        """A HELLO with a proof over this link's challenge, by this link's keys, for
+        ``relay`` (default: the name the challenge gives)."""
+        ticket = self.joined.ticket if ticket is None else ticket
+        relay = self.challenge.relay if relay is None else relay
+        proof = prove_hello(self.keys.signing, self.challenge.nonce, ticket, relay)
+        return Frame(self.header(FrameType.HELLO), encode(Hello(ticket, proof))).serialize()
 
     def header(
         self, kind: FrameType, *, sender: int | None = None, target: int = RELAY, epoch: int = 0
@@ -86,8 +122,7 @@ class RawLink:
 
     async def hello(self) -> None:
         """Present the ticket and wait for the ROSTER: admitted."""
-        frame = Frame(self.header(FrameType.HELLO), encode(Hello(self.joined.ticket)))
-        await self.socket.send(frame.serialize())
+        await self.socket.send(self.hello_frame())
         while (await self.receive()).header.type is not FrameType.ROSTER:
             pass
 
@@ -179,8 +214,18 @@ async def garbage_instead_of_hello(link: RawLink, host: Peer) -> None:
 async def tampered_ticket(link: RawLink, host: Peer) -> None:
     ticket = bytearray(link.joined.ticket)
     ticket[-1] ^= 0x01  # one bit of the broker's signature
-    frame = Frame(link.header(FrameType.HELLO), encode(Hello(bytes(ticket))))
+    await link.socket.send(link.hello_frame(bytes(ticket)))
+
+
+async def no_proof(link: RawLink, host: Peer) -> None:
+    """A HELLO of the format before the proof, [ticket]: it does not decode."""
+    frame = Frame(link.header(FrameType.HELLO), pack([link.joined.ticket]))
     await link.socket.send(frame.serialize())
+
+
+async def proof_for_another_relay(link: RawLink, host: Peer) -> None:
+    """Signed over this link's challenge, but for a relay named r1: not this one."""
+    await link.socket.send(link.hello_frame(relay="r1"))
 
 
 async def screen_from_non_presenter(link: RawLink, host: Peer) -> None:
@@ -190,7 +235,7 @@ async def screen_from_non_presenter(link: RawLink, host: Peer) -> None:
 
 
 # Misdeeds instead of a proper HELLO: such a member is never admitted.
-UNADMITTED = {"garbage_instead_of_hello", "tampered_ticket"}
+UNADMITTED = {"garbage_instead_of_hello", "tampered_ticket", "no_proof", "proof_for_another_relay"}
 
 # name: (misdeed, the ERROR code expected first (None: no ERROR frame), close code or
 # None when the connection must stay open)
@@ -201,6 +246,12 @@ CASES: dict[str, tuple[Misdeed, int | None, int | None]] = {
         CloseCode.PROTOCOL_ERROR,
     ),
     "tampered_ticket": (tampered_ticket, CloseCode.BAD_TICKET, CloseCode.BAD_TICKET),
+    "no_proof": (no_proof, CloseCode.BAD_MESSAGE, CloseCode.BAD_MESSAGE),
+    "proof_for_another_relay": (
+        proof_for_another_relay,
+        CloseCode.BAD_TICKET,
+        CloseCode.BAD_TICKET,
+    ),
     "garbage": (garbage, CloseCode.PROTOCOL_ERROR, CloseCode.PROTOCOL_ERROR),
     "bad_version": (bad_version, CloseCode.PROTOCOL_ERROR, CloseCode.PROTOCOL_ERROR),
     # The endpoint refuses a text message without an ERROR frame (relay/endpoint.py).

@@ -62,6 +62,7 @@ class Side:
             await self.transfers.poll()
 
         peer.on_message = on_message
+        peer.on_reconnect = self.transfers.link_lost  # as the CLI does on "Reconnected"
 
     async def reconnect(self) -> None:
         """A forced reconnect: the link drops, the member connects again (same id)."""

@@ -9,6 +9,7 @@ with a password. The joins run as the installed ``relaydesk`` command.
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 import subprocess
@@ -29,6 +30,7 @@ from integration.helpers import (
 from relaydesk import limits
 from relaydesk.client.api import BrokerApi, CreatedSession
 from relaydesk.errors import ApiError
+from relaydesk.protocol.keys import MemberKeys
 from support.servers import LiveServer
 
 SESSION_PASSWORD = "open sesame"
@@ -90,10 +92,13 @@ def _fail_until_throttled(target: Target, session_id: str) -> tuple[int, str]:
 
     async def attempts() -> tuple[int, str]:
         refused = 0
+        keys = MemberKeys.generate(os.urandom)  # valid keys: only the password is wrong
         async with BrokerApi(target.server.url, target.context) as api:
             for _ in range(2 * limits.JOIN_FAILURES_BEFORE_LOCK):
                 try:
-                    await api.join(session_id, "Mallory", bytes(32), bytes(32), "guess")
+                    await api.join(
+                        session_id, "Mallory", keys.agreement_public, keys.ed25519_public, "guess"
+                    )
                 except ApiError as error:
                     if error.status == 429:
                         return refused, error.detail

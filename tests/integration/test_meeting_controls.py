@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -28,17 +27,17 @@ from integration.helpers import (
     LIVENESS_TIMEOUT,
     Crowd,
     Peer,
+    join_peer,
     present_when_admitted,
     run_async,
     until,
 )
 from relaydesk.client.api import BrokerApi, CreatedSession, SessionSettings
-from relaydesk.client.member import Member, Received, Rejected
+from relaydesk.client.member import Member, Rejected
 from relaydesk.errors import ApiError, CloseCode, CryptoError, NotPermitted, RelayClosed
 from relaydesk.protocol import keys as ks
 from relaydesk.protocol.e2e import nonce
-from relaydesk.protocol.frames import Frame, FrameType
-from relaydesk.protocol.keys import MemberKeys
+from relaydesk.protocol.frames import Frame, FrameType, Header
 from relaydesk.protocol.messages import (
     Admit,
     Chat,
@@ -125,23 +124,10 @@ def open_meeting(
 
 
 async def join(
-    server: LiveServer,
-    context: ssl.SSLContext,
-    session_id: str,
-    name: str,
-    *,
-    token: str = "",
-    email: str | None = None,
-    on_message: Callable[[Peer, Received], Awaitable[None]] | None = None,
-    connect: bool = True,
+    server: LiveServer, context: ssl.SSLContext, session_id: str, name: str, **options: Any
 ) -> Peer:
-    keys = MemberKeys.generate(os.urandom)
-    async with BrokerApi(server.url, context, token) as api:
-        joined = await api.join(
-            session_id, name, keys.x25519_public, keys.ed25519_public, None, email=email
-        )
-    peer = Peer(Member(joined, keys, context), name, on_message)
-    return await peer.connect() if connect else peer
+    """``join_peer`` on a LiveServer (options as there)."""
+    return await join_peer(server.url, context, session_id, name, **options)
 
 
 async def refused_at_relay(peer: Peer) -> RelayClosed:
@@ -311,9 +297,11 @@ def test_an_expelled_members_captured_keys_open_nothing_sent_after(
         hub = shared_server.hub
         receive = hub.receive
 
-        def tapped_receive(connection: Connection, data: bytes) -> None:
+        def tapped_receive(
+            connection: Connection, data: bytes, header: Header | None = None
+        ) -> None:
             tapped.append(bytes(data))
-            receive(connection, data)
+            receive(connection, data, header)
 
         setattr(hub, "receive", tapped_receive)  # noqa: B010 - an instance attribute shadows
         return lambda: delattr(hub, "receive")

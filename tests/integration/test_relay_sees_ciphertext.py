@@ -44,7 +44,7 @@ from integration.helpers import (
 from relaydesk.agent.presenter import Presenter
 from relaydesk.client.member import Received
 from relaydesk.errors import MessageError
-from relaydesk.protocol.frames import Frame, FrameType
+from relaydesk.protocol.frames import Frame, FrameType, Header
 from relaydesk.protocol.messages import Chat, PresenterRequest, Refresh, ScreenUpdate, decode
 from relaydesk.relay.hub import Connection
 from relaydesk.screen.capture import ScreenCapture
@@ -114,9 +114,11 @@ async def share(
             tapped.append(bytes(data))
             admit(connection, data)
 
-        def tapped_receive(connection: Connection, data: bytes) -> None:
+        def tapped_receive(
+            connection: Connection, data: bytes, header: Header | None = None
+        ) -> None:
             tapped.append(bytes(data))
-            receive(connection, data)
+            receive(connection, data, header)
 
         setattr(hub, "admit", tapped_admit)  # noqa: B010 - an instance attribute shadows
         setattr(hub, "receive", tapped_receive)  # noqa: B010

@@ -8,7 +8,6 @@ keys.py (docs/protocol.md §6.2 "Applying a commit", §6.3 "Opening") is removed
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -78,7 +77,7 @@ def seal(s: FakeSession, member: Member, message: object, **kwargs: object) -> F
 
 def with_header(frame: Frame, **changes: object) -> Frame:
     """The relay rewrites header fields and leaves the body as it is."""
-    return Frame(dataclasses.replace(frame.header, **changes), frame.body)
+    return Frame(frame.header._replace(**changes), frame.body)
 
 
 def craft(
@@ -104,7 +103,7 @@ def craft(
 
 def resigned(frame: Frame, signer: Member, **changes: object) -> Frame:
     """``frame`` with header changes, signed again (by its sender or an insider)."""
-    header = dataclasses.replace(frame.header, **changes)
+    header = frame.header._replace(**changes)
     ciphertext = frame.body[:-64]
     signature = signer.keys.signing.sign(CONTENT_LABEL + header.pack(len(frame.body)) + ciphertext)
     return Frame(header, ciphertext + signature)
@@ -522,7 +521,6 @@ def commit_frame(
             signer.keys,
             roster or signer.e2e.roster,
             s.rng(32),
-            s.rng,
         )
     else:
         encoded = pack(content.to_fields())
@@ -759,8 +757,9 @@ def test_add_member_checks_the_ticket(trio: Trio) -> None:
 def test_add_member_refuses_a_low_order_agreement_key(trio: Trio, point: bytes) -> None:
     """Nobody could seal an epoch secret to it, so no leader could start an epoch."""
     s, _, _, bob = trio
-    ticket = replace(s.issue(7)[1], x25519=point)
-    with pytest.raises(TicketError, match="low order"):
+    mlkem = s.issue(7)[1].agreement[:1184]  # a valid ML-KEM-768 part
+    ticket = replace(s.issue(7)[1], agreement=mlkem + point)
+    with pytest.raises(TicketError, match="agreement key is invalid"):
         bob.e2e.add_member(sign_ticket(ticket, s.broker_key), s.now)
     assert 7 not in bob.e2e.roster
 
@@ -823,12 +822,10 @@ def test_host_joining_after_an_epoch_takes_over(e2e_session: FakeSession) -> Non
     s.rekey(first)  # join before host: chat in epoch 1
     host = s.join(Role.HOST)
     assert host.e2e.needs_rekey(s.now)
-    # Not told of epoch 1, the host would start at 1, and the others would refuse it.
+    # Not told of epoch 1, the host would start at 1 too; the others would take it in
+    # place of the stand-in's epoch 1 (as after a returning leader's reconnect).
     unaware = s.view(host, [first.blob, second.blob, host.blob])
-    stale = s.wire(unaware.start_epoch(s.rng, s.now))
-    assert stale.header.epoch == 1
-    with pytest.raises(CommitRejected, match="not newer"):
-        s.deliver(first, stale)
+    assert s.wire(unaware.start_epoch(s.rng, s.now)).header.epoch == 1
     # The ROSTER (or any KEY_COMMIT header) tells it the newest epoch: it starts above.
     host.e2e.note_epoch(1)
     frame = s.rekey(host)
@@ -836,6 +833,38 @@ def test_host_joining_after_an_epoch_takes_over(e2e_session: FakeSession) -> Non
     codes = {m.e2e.security_code for m in (first, second, host)}
     assert len(codes) == 1 and None not in codes
     assert first.e2e.open(seal(s, host, Chat("I am here")), s.now) == Chat("I am here")
+
+
+def test_a_returning_leaders_epoch_replaces_a_stand_ins_of_the_same_number(
+    trio: Trio,
+) -> None:
+    """The host's link drops; alice stands in and leads epoch N for alice and bob. The
+    host comes back knowing only epoch N - 1 (alice's commit never reached it) and commits
+    its own epoch N: that replaces the stand-in's, so everyone holds one epoch again (§6.2)."""
+    s, host, alice, bob = trio
+    before = s.rekey(host).header.epoch
+    for member in (alice, bob):  # the host's link dropped
+        member.e2e.remove_member(host.member_id)
+    assert alice.e2e.is_leader
+    stand_in = s.wire(alice.e2e.start_epoch(s.rng, s.now))
+    s.deliver(bob, stand_in)
+    assert stand_in.header.epoch == before + 1
+    for member in (alice, bob):  # the host is back
+        member.e2e.add_member(host.blob, s.now, Role.HOST)
+    returning = s.wire(host.e2e.start_epoch(s.rng, s.now))
+    assert returning.header.epoch == stand_in.header.epoch
+    for member in (alice, bob):
+        s.deliver(member, returning)
+    codes = {m.e2e.security_code for m in (host, alice, bob)}
+    assert len(codes) == 1 and None not in codes
+    assert bob.e2e.open(seal(s, host, Chat("back")), s.now) == Chat("back")
+    assert host.e2e.open(seal(s, alice, Chat("welcome back")), s.now) == Chat("welcome back")
+    # The leader's own epoch of that number is not replaced again: a replay is refused.
+    with pytest.raises(CommitRejected, match="not newer"):
+        s.deliver(bob, returning)
+    # Nor may a stand-in's commit replace the leader's.
+    with pytest.raises(CommitRejected):
+        s.deliver(bob, stand_in)
 
 
 def announce_role(s: FakeSession, member_id: int, role: Role) -> None:

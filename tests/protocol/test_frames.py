@@ -78,7 +78,7 @@ def test_rejects_other_versions(version: int) -> None:
 
 @given(st.integers(0, 255).filter(lambda v: v not in KNOWN_TYPES))
 @example(0x00)
-@example(0x18)
+@example(0x1A)
 @example(0x3F)
 @example(0x7F)
 def test_rejects_unknown_types(type_: int) -> None:
@@ -87,7 +87,7 @@ def test_rejects_unknown_types(type_: int) -> None:
 
 
 @given(st.integers(0, 0xFFFF).filter(lambda f: f & ~int(KNOWN_FLAGS)))
-@example(0x0004)
+@example(0x0008)
 @example(0x8000)
 def test_rejects_unknown_flags(flags: int) -> None:
     with pytest.raises(FrameError, match="unknown flags"):

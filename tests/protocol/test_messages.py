@@ -142,9 +142,9 @@ def test_lobby_messages_on_the_wire() -> None:
     assert (FrameType.ADMIT, FrameType.WAITING) == (0x15, 0x16)
     roster = Roster(1, (), 0, 0, False, 3)
     assert roster.lobby == ()  # the default keeps old call sites working
-    assert encode(roster) == pack([1, [], 0, 0, False, 3, []])
+    assert encode(roster) == pack([1, [], 0, 0, False, 3, [], 0])
     waiting = Roster(1, (), 0, 0, True, 3, (entry,))
-    assert encode(waiting) == pack([1, [], 0, 0, True, 3, [[4, 2, b"ticket"]]])
+    assert encode(waiting) == pack([1, [], 0, 0, True, 3, [[4, 2, b"ticket"]], 0])
     assert decode(FrameType.ROSTER, encode(waiting)) == waiting
 
 
@@ -261,8 +261,8 @@ def test_extra_and_missing_fields_are_refused(cls: type[Any], data: st.DataObjec
 def test_nested_records_must_have_exactly_their_fields() -> None:
     """Roster entries, tiles and points are field arrays too: no extra, none missing."""
     cases = [
-        (FrameType.ROSTER, [1, [[1, 1, b""]], 0, 0, False, 0, []], (1, 0)),
-        (FrameType.ROSTER, [1, [], 0, 0, False, 0, [[1, 1, b""]]], (6, 0)),
+        (FrameType.ROSTER, [1, [[1, 1, b""]], 0, 0, False, 0, [], 0], (1, 0)),
+        (FrameType.ROSTER, [1, [], 0, 0, False, 0, [[1, 1, b""]], 0], (6, 0)),
         (FrameType.WAITING, [[1, 1, b""], 1], (0,)),
         (FrameType.MEMBER_JOINED, [1, 1, b""], ()),
         (FrameType.SCREEN_UPDATE, [1, 1, True, [[0, 0, 1, 1, 0, b""]]], (3, 0)),
@@ -296,8 +296,10 @@ def test_body_must_be_an_array(frame_type: FrameType, value: Any) -> None:
 TILE = [0, 0, 1, 1, 0, b""]
 ENTRY = [1, 1, b""]
 BASELINES: dict[FrameType, list[Any]] = {
-    FrameType.HELLO: [b"ticket"],
-    FrameType.ROSTER: [1, [ENTRY], 0, 0, False, 0, [ENTRY]],
+    FrameType.HELLO: [b"ticket", bytes(64)],
+    FrameType.CHALLENGE: [bytes(32), "r1"],
+    FrameType.ROSTER: [1, [ENTRY], 0, 0, False, 0, [ENTRY], 0],
+    FrameType.RECORDING: [1, True],
     FrameType.MEMBER_LEFT: [1, 1],
     FrameType.ROLE_CHANGE: [1, 1],
     FrameType.CONSENT_PROMPT: [1, 1],
@@ -315,7 +317,7 @@ BASELINES: dict[FrameType, list[Any]] = {
     FrameType.CURSOR: [0, 0, True],
     FrameType.SHARE_STATE: [1, False, False],
     FrameType.INPUT_EVENT: [1, 0, 0, 0, False, 0, 0, 0, 0, ""],
-    FrameType.CHAT: ["hi"],
+    FrameType.CHAT: ["hi", 1, False],
     FrameType.ANNOTATION: [0, 0, 1, [[0, 0]], False, 1],
     FrameType.NOTES: ["n"],
     FrameType.FILE_CHUNK: [1, 0, b"x"],
@@ -329,6 +331,10 @@ KIB = limits.KIB
 # (frame type, path into the baseline, value at the limit, value beyond it)
 LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
     (FrameType.HELLO, (0,), bytes(limits.MAX_TICKET_BYTES), bytes(limits.MAX_TICKET_BYTES + 1)),
+    (FrameType.HELLO, (1,), bytes(64), bytes(65)),
+    (FrameType.CHALLENGE, (0,), bytes(32), bytes(33)),
+    (FrameType.CHALLENGE, (1,), "r" * limits.MAX_RELAY_NAME_CHARS, "r" * 33),
+    (FrameType.CHALLENGE, (1,), "relay-1", "relay_1"),
     (FrameType.ROSTER, (0,), 1, 0),
     (FrameType.ROSTER, (0,), MAX_MEMBER_ID, U32),
     (FrameType.ROSTER, (2,), 0, -1),
@@ -342,6 +348,10 @@ LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
     (FrameType.ROSTER, (6,), [ENTRY] * limits.MAX_MEMBERS, [ENTRY] * (limits.MAX_MEMBERS + 1)),
     (FrameType.ROSTER, (6, 0, 0), 1, 0),
     (FrameType.ROSTER, (6, 0, 1), 2, 3),
+    (FrameType.ROSTER, (7,), MAX_MEMBER_ID, U32),
+    (FrameType.ROSTER, (7,), 0, -1),
+    (FrameType.RECORDING, (0,), MAX_MEMBER_ID, U32),
+    (FrameType.RECORDING, (0,), 1, 0),
     (FrameType.ADMIT, (0,), MAX_MEMBER_ID, MAX_MEMBER_ID + 1),
     (FrameType.ADMIT, (0,), 1, 0),
     (FrameType.WAITING, (0, 0), MAX_MEMBER_ID, 0),
@@ -389,6 +399,8 @@ LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
      "x" * (limits.MAX_TYPED_TEXT_CHARS + 1)),
     (FrameType.CHAT, (0,), "x", ""),
     (FrameType.CHAT, (0,), "👋" * limits.MAX_CHAT_CHARS, "👋" * (limits.MAX_CHAT_CHARS + 1)),
+    (FrameType.CHAT, (1,), U32, U32 + 1),
+    (FrameType.CHAT, (1,), 0, -1),
     (FrameType.ANNOTATION, (0,), U32, -1),
     (FrameType.ANNOTATION, (1,), 0xFFFFFF, 0x1000000),
     (FrameType.ANNOTATION, (2,), 64, 65),
@@ -459,7 +471,7 @@ def test_announced_sizes_are_refused_before_buffering(frame_type: FrameType, hea
 def test_strings_and_binaries_above_the_frame_limit_are_refused() -> None:
     big = limits.MAX_CONTROL_BODY + 1
     with pytest.raises(MessageError, match=r"length <= 4096 \(field 0\)"):
-        decode(FrameType.HELLO, pack([bytes(big)]))
+        decode(FrameType.HELLO, pack([bytes(big), bytes(64)]))
     with pytest.raises(MessageError, match=r"length <= 500 \(field 1\)"):
         decode(FrameType.ERROR, pack([1, "x" * big]))
 
@@ -486,7 +498,7 @@ def test_malformed_encodings(body: bytes) -> None:
 
 def test_invalid_utf8_is_refused() -> None:
     with pytest.raises(MessageError):
-        decode(FrameType.CHAT, b"\x91\xa2\xc3\x28")
+        decode(FrameType.CHAT, b"\x93\xa2\xc3\x28\x01\xc2")
 
 
 def test_same_fields_of_another_type() -> None:
@@ -496,16 +508,17 @@ def test_same_fields_of_another_type() -> None:
         decode(FrameType.PING, encode(Chat("5")))
     with pytest.raises(MessageError):
         decode(FrameType.HELLO, encode(Chat("ticket")))
-    assert decode(FrameType.HELLO, encode(Hello(b"ticket"))) == Hello(b"ticket")
+    hello = Hello(b"ticket", bytes(64))
+    assert decode(FrameType.HELLO, encode(hello)) == hello
 
 
 def test_errors_report_the_type_and_the_position() -> None:
     with pytest.raises(MessageError, match=r"^ERROR: Expected int, got str \(field 0\)$"):
         decode(FrameType.ERROR, pack(["two", "x"]))
     with pytest.raises(MessageError, match=r"^ROSTER: missing field 2 \(field 1\.0\)$"):
-        decode(FrameType.ROSTER, pack([1, [[1, 1]], 0, 0, False, 0, []]))
+        decode(FrameType.ROSTER, pack([1, [[1, 1]], 0, 0, False, 0, [], 0]))
     with pytest.raises(MessageError, match=r"^ROSTER: 1 unexpected fields \(field 6\.0\)$"):
-        decode(FrameType.ROSTER, pack([1, [], 0, 0, False, 0, [[1, 1, b"", 0]]]))
+        decode(FrameType.ROSTER, pack([1, [], 0, 0, False, 0, [[1, 1, b"", 0]], 0]))
     with pytest.raises(MessageError, match=r"^END: Invalid enum value 9 \(field 0\)$"):
         decode(FrameType.END, pack([9]))
     with pytest.raises(MessageError, match=r"^PING: expected an array of fields, got int$"):
@@ -519,7 +532,7 @@ def test_only_message_error_escapes_for_what_msgspec_refuses() -> None:
     for frame_type, body in [
         (FrameType.FILE_OFFER, pack([1, "a", 1, bytes(31), 1])),
         (FrameType.PING, b"\xc1"),
-        (FrameType.CHAT, b"\x91\xa2\xc3\x28"),
+        (FrameType.CHAT, b"\x93\xa2\xc3\x28\x01\xc2"),
         (FrameType.PING, b"\x91\xd7\xff" + bytes(8)),
     ]:
         with pytest.raises(MessageError) as error:

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from relaydesk import limits
-from relaydesk.errors import InvalidTransition, NotPermitted, SessionError
+from relaydesk.errors import (
+    CloseCode,
+    ForbiddenBySite,
+    InvalidTransition,
+    NotPermitted,
+    SessionError,
+)
 from relaydesk.protocol.frames import EVERYONE, FrameType, Header
 from relaydesk.protocol.messages import (
     Admit,
@@ -28,6 +34,7 @@ from relaydesk.protocol.messages import (
     MemberJoined,
     MemberLeft,
     Permissions,
+    Recording,
     Revoke,
     RevokeReason,
     Role,
@@ -36,7 +43,15 @@ from relaydesk.protocol.messages import (
     Waiting,
     WaitReason,
 )
-from relaydesk.protocol.session import ControlSlot, Notice, Phase, PresentSlot, Seat, Session
+from relaydesk.protocol.session import (
+    ControlSlot,
+    Notice,
+    Phase,
+    PresentSlot,
+    Seat,
+    Session,
+    check_site_rules,
+)
 from relaydesk.protocol.tickets import TicketRule
 
 HOST, ALICE, BOB = 1, 2, 3
@@ -535,6 +550,117 @@ def test_only_leaders_set_permissions_and_only_members_annotate(session: Session
     )
 
 
+# Recording (§3.24) ------------------------------------------------------------------------
+
+ALLOW_RECORDING = Permissions(ChatRule.EVERYONE, (), may_save=True, may_record=True)
+DENY_RECORDING = Permissions(ChatRule.EVERYONE, (), may_save=True, may_record=False)
+
+
+def test_only_a_host_records_and_only_itself(session: Session) -> None:
+    with pytest.raises(NotPermitted, match="only a host"):
+        session.set_recording(ALICE, ALICE, True)
+    with pytest.raises(NotPermitted, match="its own client"):
+        session.set_recording(HOST, ALICE, True)
+    assert session.recorder is None
+    notices = session.set_recording(HOST, HOST, True)
+    assert notices == [Notice(EVERYONE, Recording(HOST, True))]
+    assert session.recorder == HOST
+    with pytest.raises(InvalidTransition, match="recording already"):
+        session.set_recording(HOST, HOST, True)
+    with pytest.raises(NotPermitted, match="the recorder or a host"):
+        session.set_recording(ALICE, HOST, False)
+    assert messages(session.set_recording(HOST, HOST, False)) == [Recording(HOST, False)]
+    with pytest.raises(InvalidTransition, match="not recording"):
+        session.set_recording(HOST, HOST, False)
+
+
+def test_a_presenter_who_is_no_host_decides_whether_it_is_recorded(session: Session) -> None:
+    alice_presents(session)  # Alice presents; may_record is off by default
+    with pytest.raises(NotPermitted, match="does not allow recording"):
+        session.set_recording(HOST, HOST, True)
+    session.set_permissions(ALICE, ALLOW_RECORDING)
+    session.set_recording(HOST, HOST, True)
+    assert session.recorder == HOST
+    notices = session.set_permissions(ALICE, DENY_RECORDING)  # she turns it off: it stops
+    assert messages(notices) == [DENY_RECORDING, Recording(HOST, False)]
+    assert session.recorder is None
+
+
+def test_a_recording_stops_when_a_presenter_who_forbids_it_starts(session: Session) -> None:
+    session.set_recording(HOST, HOST, True)  # the host presents: hosts may record
+    session.ask_to_present(HOST, ALICE, now=0)
+    notices = session.answer(ALICE, ConsentKind.PRESENT, True)
+    assert messages(notices)[-2:] == [Grant(ConsentKind.PRESENT, ALICE), Recording(HOST, False)]
+    assert session.recorder is None
+
+
+def test_a_recording_stops_when_its_recorder_leaves_or_is_no_host(session: Session) -> None:
+    session.set_role(HOST, BOB, Role.HOST)
+    session.set_recording(BOB, BOB, True)
+    notices = session.set_role(HOST, BOB, Role.PARTICIPANT)
+    assert messages(notices) == [RoleChange(BOB, Role.PARTICIPANT), Recording(BOB, False)]
+    session.set_recording(HOST, HOST, True)
+    session.set_role(HOST, BOB, Role.HOST)
+    notices = session.set_recording(BOB, HOST, False)  # another host stops it
+    assert messages(notices) == [Recording(HOST, False)]
+    session.set_recording(BOB, BOB, True)
+    assert Recording(BOB, False) in messages(session.leave(BOB))
+    assert session.recorder is None
+
+
+RECORDING_ACTORS = (HOST, ALICE, BOB)
+
+
+def recording_inputs() -> list[Input]:
+    """What can start, stop or end a recording, from every actor."""
+    inputs = [Input("expire", lambda s: s.expire(limits.CONSENT_TIMEOUT_SECONDS))]
+    for a in RECORDING_ACTORS:
+        inputs += [
+            Input(f"stop_presenting({a})", lambda s, a=a: s.stop_presenting(a)),
+            Input(f"leave({a})", lambda s, a=a: s.leave(a)),
+            Input(f"record({a})", lambda s, a=a: s.set_recording(a, a, True)),
+            Input(f"allow({a})", lambda s, a=a: s.set_permissions(a, ALLOW_RECORDING)),
+            Input(f"deny({a})", lambda s, a=a: s.set_permissions(a, DENY_RECORDING)),
+            Input(f"yes({a})", lambda s, a=a: s.answer(a, ConsentKind.PRESENT, True)),
+        ]
+        for m in RECORDING_ACTORS:
+            inputs += [
+                Input(f"stop_recording({a},{m})", lambda s, a=a, m=m: s.set_recording(a, m, False)),
+                Input(f"ask_to_present({a},{m})", lambda s, a=a, m=m: s.ask_to_present(a, m, 0)),
+                Input(f"host({a},{m})", lambda s, a=a, m=m: s.set_role(a, m, Role.HOST)),
+                Input(f"demote({a},{m})", lambda s, a=a, m=m: s.set_role(a, m, Role.PARTICIPANT)),
+            ]
+    return inputs
+
+
+def test_every_recording_state_against_every_input() -> None:
+    """Breadth-first over four steps of whatever starts, stops or ends a recording: a
+    recording runs only on a host's client, and only while the presenter allows it; a
+    refused input changes nothing; every stop is announced."""
+    inputs = recording_inputs()
+    frontier: list[tuple[Input, ...]] = [()]
+    seen = {signature(replay(()))}
+    for _ in range(4):
+        next_frontier = []
+        for path in frontier:
+            for step in inputs:
+                s = replay(path)
+                before, recorder = signature(s), s.recorder
+                try:
+                    notices = step.apply(s)
+                except SessionError:
+                    assert signature(s) == before, f"{step.name} half-applied after {path}"
+                    continue
+                check_invariants(s)
+                if recorder is not None and s.recorder is None and s.is_open:
+                    assert Recording(recorder, False) in messages(notices, EVERYONE)
+                if signature(s) not in seen:
+                    seen.add(signature(s))
+                    next_frontier.append((*path, step))
+        frontier = next_frontier
+    assert len(seen) > 300
+
+
 # Every state against every input ------------------------------------------------------
 
 
@@ -557,6 +683,9 @@ def check_invariants(s: Session) -> None:
         assert s.pending_present.subject != s.presenter
     if s.phase is Phase.ENDED:
         assert s.presenter is s.control_holder is s.pending_present is s.pending_control is None
+    if s.recorder is not None and s.phase is Phase.OPEN:
+        assert s.is_host(s.recorder), "only a host records"
+        assert s.recording_allowed, "a presenter who is no host allowed it"
 
 
 @dataclass(frozen=True)
@@ -620,6 +749,8 @@ def signature(s: Session) -> tuple[object, ...]:
         tuple(sorted(s.expelled)),
         s.pending_present and (s.pending_present.asked_by, s.pending_present.subject),
         s.pending_control and (s.pending_control.asked_by, s.pending_control.subject),
+        s.recorder,
+        s.permissions.may_record,
     )
 
 
@@ -816,3 +947,86 @@ def test_files_go_to_one_member_never_to_everyone(session: Session, kind: FrameT
     assert not routed(session, kind, ALICE)  # a broadcast
     assert not routed(session, kind, ALICE, ALICE)
     assert not routed(session, kind, ALICE, 99)
+
+
+# The site policy's ticket bits (docs/protocol.md §7.2) -----------------------------------
+
+NO_SHARING, NO_CONTROL = TicketRule.NO_SHARING, TicketRule.NO_CONTROL
+
+
+def policed(rules: TicketRule) -> Session:
+    """A host and Alice whose tickets both carry ``rules`` (as a site policy makes them)."""
+    s = Session()
+    s.join(HOST, Role.HOST, b"host-ticket", rules)
+    s.join(ALICE, Role.PARTICIPANT, b"alice-ticket", rules)
+    return s
+
+
+def test_no_sharing_refuses_every_way_to_present() -> None:
+    s = policed(NO_SHARING)
+    for actor, subject in ((HOST, HOST), (HOST, ALICE)):
+        with pytest.raises(ForbiddenBySite) as refused:
+            s.ask_to_present(actor, subject, now=0)
+        assert refused.value.close_code == CloseCode.SITE_POLICY == 4012
+        assert "desktop sharing is turned off" in str(refused.value)
+    assert s.presenter is None and s.present_slot is PresentSlot.IDLE
+    assert s.pending_present is None
+
+
+def test_no_control_refuses_the_request_but_not_presenting() -> None:
+    s = policed(NO_CONTROL)
+    s.ask_to_present(HOST, HOST, now=0)
+    assert s.presenter == HOST
+    with pytest.raises(ForbiddenBySite, match="remote control is turned off"):
+        s.request_control(ALICE, now=0)
+    assert s.control_slot is ControlSlot.FREE and s.pending_control is None
+
+
+def test_a_presenter_whose_ticket_forbids_control_is_never_asked() -> None:
+    s = Session()
+    s.join(HOST, Role.HOST, b"host-ticket")
+    s.join(ALICE, Role.PARTICIPANT, b"alice-ticket", NO_CONTROL)
+    alice_presents(s)
+    with pytest.raises(ForbiddenBySite):
+        s.request_control(HOST, now=0)
+    assert s.pending_control is None
+
+
+def test_without_the_bits_nothing_changes() -> None:
+    s = policed(TicketRule(0))
+    s.ask_to_present(HOST, ALICE, now=0)
+    s.answer(ALICE, ConsentKind.PRESENT, True)
+    s.request_control(HOST, now=0)
+    assert s.pending_control is not None
+
+
+def test_screen_and_input_frames_of_a_forbidden_sender_are_refused() -> None:
+    for kind in (FrameType.SCREEN_UPDATE, FrameType.CURSOR, FrameType.SHARE_STATE):
+        with pytest.raises(ForbiddenBySite):
+            check_site_rules(NO_SHARING, kind)
+        check_site_rules(NO_CONTROL, kind)
+    with pytest.raises(ForbiddenBySite):
+        check_site_rules(NO_CONTROL, FrameType.INPUT_EVENT)
+    check_site_rules(NO_SHARING, FrameType.INPUT_EVENT)
+    for kind in (FrameType.CHAT, FrameType.ANNOTATION, FrameType.FILE_CHUNK):
+        check_site_rules(NO_SHARING | NO_CONTROL, kind)
+
+
+def test_a_fresh_ticket_that_forbids_sharing_stops_its_presenter(session: Session) -> None:
+    alice_presents(session)
+    bob_controls = session.request_control(BOB, now=0)
+    assert bob_controls
+    notices = session.renew_site_rules(ALICE, NO_SHARING)
+    assert session.presenter is None
+    assert Revoke(ConsentKind.PRESENT, ALICE, RevokeReason.SITE_POLICY) in messages(notices)
+    with pytest.raises(ForbiddenBySite):
+        session.ask_to_present(HOST, ALICE, now=0)
+
+
+def test_a_fresh_ticket_that_forbids_control_ends_the_grant(session: Session) -> None:
+    bob_controls_host(session)
+    notices = session.renew_site_rules(BOB, NO_CONTROL)
+    assert session.control_holder is None and session.control_slot is ControlSlot.FREE
+    assert Revoke(ConsentKind.CONTROL, BOB, RevokeReason.SITE_POLICY) in messages(notices)
+    assert session.presenter == HOST  # presenting goes on
+    assert session.renew_site_rules(ALICE, TicketRule(0)) == []

@@ -23,7 +23,7 @@ from browser.helpers import (
     organizer_server,
 )
 from relaydesk.screen.xvfb import Xvfb
-from support.recording import Recorder
+from support.input_recorder import Recorder
 from support.terminal import Terminal
 
 WIDTH, HEIGHT = 640, 480  # the presenter's screen

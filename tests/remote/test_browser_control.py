@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from browser.helpers import join_in_browser, open_page
 from relaydesk.screen.xvfb import Xvfb
-from support.recording import Recorder
+from support.input_recorder import Recorder
 
 from .conftest import HEIGHT, LEFT, TOP, WIDTH, Share, xdotool
 from .test_control import CONTROL_PROMPT, SETTLE_SECONDS, collect, typed

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from relaydesk.protocol.messages import (
 )
 from relaydesk.relay.hub import RelayHub
 from relaydesk.screen.xvfb import Xvfb
-from support.recording import Event, Recorder, keys_of
+from support.input_recorder import Event, Recorder, keys_of
 from support.terminal import Terminal
 
 from .conftest import LEFT, TOP, Share, xdotool
@@ -299,7 +298,7 @@ def test_every_request_answer_grant_and_revoke_is_on_record(
 def _as_sender(frame: Frame, sender: int) -> bytes:
     """The sealed frame with another sender id in its header (the signature is not
     the claimed sender's, and the header is the AEAD's associated data)."""
-    return Frame(dataclasses.replace(frame.header, sender=sender), frame.body).serialize()
+    return Frame(frame.header._replace(sender=sender), frame.body).serialize()
 
 
 def _deliver_raw(hub: RelayHub, member_id: int, data: bytes) -> None:

@@ -39,7 +39,7 @@ from relaydesk.protocol.messages import Refresh, ScreenUpdate, ShareMode, ShareS
 from relaydesk.screen.framebuffer import FrameBuffer
 from relaydesk.screen.picture import Rect
 from support.desktop import AppWindow, Desktop, closing_apps, has_colour, started_desktop
-from support.recording import Recorder, keys_of
+from support.input_recorder import Recorder, keys_of
 from support.terminal import Terminal
 
 from .conftest import Share, join

@@ -4,33 +4,59 @@ inside the relay while clients talk to it over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import random
+import socket
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from relaydesk.broker.service import Broker
 from relaydesk.relay.hub import RelayHub
 from relaydesk.server.run import EmbeddedServer, ServerOptions
 
 T = TypeVar("T")
+EPHEMERAL_PORTS = range(32768, 61000)  # Linux's ip_local_port_range by default
+
+
+def steady_port() -> int:
+    """A port for a server that restarts on it (HTTPS there, direct TLS one above), below
+    the kernel's ephemeral range: no client's outgoing connection is ever given it while
+    the server is down (a reconnecting client could otherwise connect to itself there)."""
+    for _ in range(1000):
+        port = random.randrange(20000, EPHEMERAL_PORTS.start - 1)
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair below the ephemeral range")
+
+
 LIVENESS_TIMEOUT = 60.0  # anything that must happen "eventually"
 
 
-class LiveServer:
-    """The real ``EmbeddedServer`` (broker and relay, TLS, SQLite) serving from its own
-    asyncio event loop in a background thread, so that tests can look inside the relay
-    (``hub``) while clients in the test's own loop talk to it over real sockets."""
+class InThread:
+    """A relaydesk server object (``start()`` and ``stop()`` coroutines: the embedded
+    server, ``relaydesk broker``'s, ``relaydesk relay``'s) serving from its own asyncio
+    event loop in a background thread, so that tests can look inside it while clients in
+    the test's own loop talk to it over real sockets."""
 
-    def __init__(self, data: Path, port: int = 0) -> None:
-        self.server = EmbeddedServer(ServerOptions(data=data, port=port))
-        self.loop = asyncio.new_event_loop()
+    def __init__(
+        self,
+        server: Any,
+        new_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
+    ) -> None:
+        self.server = server
+        self.loop = new_loop()  # asyncio's own by default; uvloop's as `relaydesk server` runs
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="relaydesk-server", daemon=True
         )
         self._running = False
 
-    def start(self) -> LiveServer:
+    def start(self) -> Self:
         self._thread.start()
         try:
             self.call(self.server.start())
@@ -64,6 +90,20 @@ class LiveServer:
                 self._thread.join(30)
             if not self.loop.is_running() and not self.loop.is_closed():
                 self.loop.close()
+
+
+class LiveServer(InThread):
+    """The real ``EmbeddedServer`` (broker and relay, TLS, SQLite), in its own thread."""
+
+    server: EmbeddedServer
+
+    def __init__(
+        self,
+        data: Path,
+        port: int = 0,
+        new_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
+    ) -> None:
+        super().__init__(EmbeddedServer(ServerOptions(data=data, port=port)), new_loop)
 
     @property
     def url(self) -> str:

@@ -35,10 +35,10 @@ import {
   TicketWrongSession,
   CloseCode,
 } from "../../src/relaydesk/web/static/js/protocol/errors.js";
-import { exactly, h } from "./helpers.mjs";
+import { exactly, h, needsMlKem } from "./helpers.mjs";
 import { NOW, UID, craft, deliverCommit, makeSession, rekey } from "./session.mjs";
 
-const chat = (text) => ({ type: FrameType.CHAT, text });
+const chat = (text) => ({ type: FrameType.CHAT, text, id: 0, toEveryone: false });
 const HOST = Role.HOST;
 
 /** Alice (1, host, leader), Bob (2), Carol (5), all in epoch 1. */
@@ -55,7 +55,7 @@ async function threeInEpochOne() {
 
 // A session's life ------------------------------------------------------------------------
 
-test("chat between three members; the same security code everywhere", async () => {
+test("chat between three members; the same security code everywhere", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const code = alice.e2e.securityCode;
   assert.match(code, /^\d{4} \d{4} \d{4} \d{4}$/);
@@ -71,7 +71,7 @@ test("chat between three members; the same security code everywhere", async () =
   assert.equal((await bob.e2e.open(privately, NOW)).text, "just for Bob");
 });
 
-test("sequences count per channel from 1 and restart in each epoch", async () => {
+test("sequences count per channel from 1 and restart in each epoch", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const seqs = [];
   for (const message of [
@@ -88,7 +88,7 @@ test("sequences count per channel from 1 and restart in each epoch", async () =>
   assert.equal(next.header.sequence, 1n);
 });
 
-test("calls made without waiting run in order: sequences and replay checks stay sound", async () => {
+test("calls made without waiting run in order: sequences and replay checks stay sound", needsMlKem, async () => {
   const { alice, bob } = await threeInEpochOne();
   const sealing = [];
   for (let i = 0; i < 20; i++) sealing.push(alice.e2e.seal(chat(`line ${i}`)));
@@ -112,7 +112,7 @@ test("calls made without waiting run in order: sequences and replay checks stay 
   assert.ok(results[1].reason instanceof ReplayDetected);
 });
 
-test("a member leaves: new epoch without it; it can open nothing sent after", async () => {
+test("a member leaves: new epoch without it; it can open nothing sent after", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const code = alice.e2e.securityCode;
   assert.ok(!alice.e2e.needsRekey(NOW));
@@ -130,7 +130,7 @@ test("a member leaves: new epoch without it; it can open nothing sent after", as
   assert.equal((await alice.e2e.open(secret, NOW + 1)).text, "after Carol left");
 });
 
-test("grace period: the replaced epoch opens frames for 10 s, older ones never", async () => {
+test("grace period: the replaced epoch opens frames for 10 s, older ones never", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const old = await bob.e2e.seal(chat("sealed in epoch 1"));
   const old2 = await bob.e2e.seal(chat("also epoch 1"));
@@ -146,7 +146,7 @@ test("grace period: the replaced epoch opens frames for 10 s, older ones never",
   assert.equal((await bob.e2e.seal(chat("x"))).header.epoch, 3);
 });
 
-test("rekey after EPOCH_MAX_AGE_SECONDS; the code stays while leader and members stay", async () => {
+test("rekey after EPOCH_MAX_AGE_SECONDS; the code stays while leader and members stay", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const code = alice.e2e.securityCode;
   assert.ok(!alice.e2e.needsRekey(NOW + 299));
@@ -157,7 +157,7 @@ test("rekey after EPOCH_MAX_AGE_SECONDS; the code stays while leader and members
   assert.equal(carol.e2e.securityCode, code);
 });
 
-test("leader change: the next host leads, above the newest epoch noted", async () => {
+test("leader change: the next host leads, above the newest epoch noted", needsMlKem, async () => {
   const session = await makeSession([{ id: 1, role: HOST }, { id: 2 }, { id: 3, role: HOST }]);
   const { 1: one, 2: two, 3: three } = session.members;
   assert.ok(one.e2e.isLeader && !three.e2e.isLeader);
@@ -178,7 +178,26 @@ test("leader change: the next host leads, above the newest epoch noted", async (
   );
 });
 
-test("join before host: the lowest member id leads", async () => {
+test("a returning leader's epoch replaces a stand-in's of the same number (§6.2)", needsMlKem, async () => {
+  const { alice, bob, carol } = await threeInEpochOne();
+  for (const member of [bob, carol]) member.e2e.removeMember(1); // Alice's link dropped
+  assert.ok(bob.e2e.isLeader);
+  const standIn = await bob.e2e.startEpoch(randomBytes, NOW + 1);
+  await deliverCommit(carol.e2e, standIn, NOW + 1);
+  for (const member of [bob, carol]) await member.e2e.addMember(alice.blob, NOW + 2, HOST);
+  // Alice never saw Bob's epoch: she picks its number for her own.
+  const returning = await alice.e2e.startEpoch(randomBytes, NOW + 2);
+  assert.equal(returning.header.epoch, standIn.header.epoch);
+  for (const member of [bob, carol]) await deliverCommit(member.e2e, returning, NOW + 2);
+  assert.equal(bob.e2e.securityCode, alice.e2e.securityCode);
+  assert.equal(carol.e2e.securityCode, alice.e2e.securityCode);
+  const frame = await alice.e2e.seal(chat("back"));
+  assert.equal((await carol.e2e.open(parseFrame(serializeFrame(frame)), NOW + 2)).text, "back");
+  // Not again: the leader's own epoch of that number is not replaced by a replay.
+  await assert.rejects(deliverCommit(carol.e2e, returning, NOW + 3), exactly(CommitRejected));
+});
+
+test("join before host: the lowest member id leads", needsMlKem, async () => {
   const { members } = await makeSession([{ id: 4 }, { id: 9 }]);
   assert.ok(members[4].e2e.isLeader);
   await rekey(members[4], [members[9]]);
@@ -191,7 +210,7 @@ function announceRole(members, memberId, role) {
   for (const member of members) member.e2e.setRole(memberId, role);
 }
 
-test("host handover: the key leader follows the CURRENT host, who starts a new epoch", async () => {
+test("host handover: the key leader follows the CURRENT host, who starts a new epoch", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const everyone = [alice, bob, carol];
   const oldCode = alice.e2e.securityCode;
@@ -217,7 +236,7 @@ test("host handover: the key leader follows the CURRENT host, who starts a new e
   assert.equal((await alice.e2e.open(await bob.e2e.seal(chat("mine now")), NOW)).text, "mine now");
 });
 
-test("a commit by a host whose role was taken away is refused", async () => {
+test("a commit by a host whose role was taken away is refused", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   announceRole([bob, carol], 5, HOST);
   announceRole([bob, carol], 1, Role.PARTICIPANT);
@@ -228,7 +247,7 @@ test("a commit by a host whose role was taken away is refused", async () => {
   assert.ok(carol.e2e.isLeader && carol.e2e.needsRekey(NOW));
 });
 
-test("addMember takes the role the relay announces; setRole ignores unknown members", async () => {
+test("addMember takes the role the relay announces; setRole ignores unknown members", needsMlKem, async () => {
   const { members } = await makeSession([{ id: 3 }, { id: 4 }, { id: 8 }], { join: false });
   const view = members[4].e2e;
   await view.addMember(members[4].blob, NOW);
@@ -245,7 +264,7 @@ test("addMember takes the role the relay announces; setRole ignores unknown memb
   assert.equal(ks.expectedLeader([[7, Role.PARTICIPANT], [3, Role.PARTICIPANT]]), 3);
 });
 
-test("local misuse: seal before an epoch, a control message, startEpoch by a non-leader", async () => {
+test("local misuse: seal before an epoch, a control message, startEpoch by a non-leader", needsMlKem, async () => {
   const { members } = await makeSession([{ id: 1, role: HOST }, { id: 2 }]);
   await assert.rejects(members[1].e2e.seal(chat("too early")), exactly(NoEpochKey));
   await assert.rejects(members[2].e2e.startEpoch(randomBytes, NOW), exactly(CommitRejected));
@@ -259,7 +278,7 @@ test("local misuse: seal before an epoch, a control message, startEpoch by a non
 
 // Tickets -----------------------------------------------------------------------------------
 
-test("addMember checks the broker signature and session, not the expiry", async () => {
+test("addMember checks the broker signature and session, not the expiry", needsMlKem, async () => {
   const { broker, members } = await makeSession([{ id: 1, role: HOST }, { id: 2 }], {
     join: false,
   });
@@ -277,7 +296,7 @@ test("addMember checks the broker signature and session, not the expiry", async 
   await assert.rejects(e2e.addMember(new Uint8Array([0x90]), NOW), exactly(TicketError));
 });
 
-test("addMember refuses a low-order X25519 key and a member id shown with two tickets", async () => {
+test("addMember refuses a low-order X25519 key and a member id shown with two tickets", needsMlKem, async () => {
   const { broker, members } = await makeSession([{ id: 1, role: HOST }, { id: 2 }]);
   const e2e = members[1].e2e;
   const base = members[2].ticket;
@@ -287,7 +306,8 @@ test("addMember refuses a low-order X25519 key and a member id shown with two ti
     "ec" + "ff".repeat(30) + "7f",
     "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
   ]) {
-    const blob = await signTicket({ ...base, memberId: 3, x25519: h(point) }, broker.privateKey);
+    const agreement = concat(base.agreement.subarray(0, 1184), h(point)); // a valid ML-KEM part
+    const blob = await signTicket({ ...base, memberId: 3, agreement }, broker.privateKey);
     await assert.rejects(e2e.addMember(blob, NOW), exactly(TicketError), point);
   }
   const swapped = await signTicket({ ...base, ed25519: randomBytes(32) }, broker.privateKey);
@@ -324,10 +344,10 @@ async function commitFrame({
   };
 }
 
-test("commits a member must refuse (§6.2, each check)", async () => {
+test("commits a member must refuse (§6.2, each check)", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const roster = alice.e2e.roster;
-  const made = await ks.makeCommit(UID, 2, 1, alice.keys, roster, randomBytes(32), randomBytes);
+  const made = await ks.makeCommit(UID, 2, 1, alice.keys, roster, randomBytes(32));
   const good = ks.readCommit(made);
   const cases = {
     "a participant's commit": { content: { ...good, leader: 2 }, signer: bob.keys, sender: 2 },
@@ -387,10 +407,14 @@ test("commits a member must refuse (§6.2, each check)", async () => {
       },
       signer: alice.keys,
     },
-    "a low-order enc for Bob": {
+    "a low-order X25519 part in Bob's enc": {
       content: {
         ...good,
-        sealed: [good.sealed[0], { ...good.sealed[1], enc: new Uint8Array(32) }, good.sealed[2]],
+        sealed: [
+          good.sealed[0],
+          { ...good.sealed[1], enc: concat(good.sealed[1].enc.subarray(0, 1088), new Uint8Array(32)) },
+          good.sealed[2],
+        ],
       },
       signer: alice.keys,
     },
@@ -420,7 +444,7 @@ test("commits a member must refuse (§6.2, each check)", async () => {
   assert.equal(new CommitRejected().closeCode, CloseCode.CRYPTO_ERROR);
 });
 
-test("a malformed commit content is refused after its signature is checked", async () => {
+test("a malformed commit content is refused after its signature is checked", needsMlKem, async () => {
   const { alice, bob } = await threeInEpochOne();
   const garbage = new Uint8Array([0x91, 0xc0]);
   const signature = await ed25519Sign(
@@ -448,7 +472,7 @@ test("a malformed commit content is refused after its signature is checked", asy
 
 // Content: the checks of §6.3, in order -----------------------------------------------------------
 
-test("opening checks, one attack at a time", async () => {
+test("opening checks, one attack at a time", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const secret = alice.e2e.current.secret;
   const genuine = await bob.e2e.seal(chat("genuine"));
@@ -505,7 +529,7 @@ test("opening checks, one attack at a time", async () => {
   void secret;
 });
 
-test("a member forging another member's frame: it knows the content key, not the signing key", async () => {
+test("a member forging another member's frame: it knows the content key, not the signing key", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const secret = carol.e2e.current.secret;
   // Carol derives Bob's content key (she holds the epoch secret) and signs herself
@@ -530,7 +554,7 @@ test("a member forging another member's frame: it knows the content key, not the
   await assert.rejects(bob.e2e.open(inNewEpoch, NOW + 2), exactly(SignatureInvalid));
 });
 
-test("replay window: per (epoch, sender, channel), strictly increasing, gaps fine, 0 refused", async () => {
+test("replay window: per (epoch, sender, channel), strictly increasing, gaps fine, 0 refused", needsMlKem, async () => {
   const { alice, bob } = await threeInEpochOne();
   const secret = alice.e2e.current.secret;
   const frame = (sequence, type = FrameType.CHAT, message = chat(`#${sequence}`)) =>
@@ -550,7 +574,7 @@ test("replay window: per (epoch, sender, channel), strictly increasing, gaps fin
   assert.equal((await alice.e2e.open(await frame(1n << 60n), NOW)).text, `#${1n << 60n}`);
 });
 
-test("a signed frame that does not decrypt, and one that does not decode", async () => {
+test("a signed frame that does not decrypt, and one that does not decode", needsMlKem, async () => {
   const { alice, bob } = await threeInEpochOne();
   const secret = alice.e2e.current.secret;
   // Bob signs a ciphertext that is not his key's: DecryptionFailed, sequence not recorded
@@ -587,7 +611,7 @@ test("a signed frame that does not decrypt, and one that does not decode", async
   await assert.rejects(alice.e2e.open(again, NOW), exactly(ReplayDetected));
 });
 
-test("flags are authenticated and kept", async () => {
+test("flags are authenticated and kept", needsMlKem, async () => {
   const { alice, bob } = await threeInEpochOne();
   const frame = await alice.e2e.seal(
     {
@@ -606,7 +630,7 @@ test("flags are authenticated and kept", async () => {
   assert.deepEqual(decodeMessage(FrameType.CHAT, encodeMessage(chat("x"))), chat("x"));
 });
 
-test("a stray epoch counts only signed by a present member, bounded, and seldom", async () => {
+test("a stray epoch counts only signed by a present member, bounded, and seldom", needsMlKem, async () => {
   const { alice, bob, carol } = await threeInEpochOne();
   const epochSecret = new Uint8Array(32); // the stray epoch's key: Alice lacks it anyway
   const frame = (epoch, signer, sender = 2) => craft({ epochSecret, signer, epoch, sender });

@@ -125,7 +125,7 @@ test("packHeader refuses values this side must not send", () => {
   };
   assert.equal(packHeader(good, 0).length, HEADER_SIZE);
   const bad = [
-    { type: 0x18 },
+    { type: 0x1a },
     { sessionUid: new Uint8Array(15) },
     { epoch: -1 },
     { sender: 2 ** 32 },
@@ -133,7 +133,7 @@ test("packHeader refuses values this side must not send", () => {
     { sequence: -1n },
     { sequence: 1n << 64n },
     { sequence: 2 ** 53 },
-    { flags: 4 },
+    { flags: 8 },
   ];
   for (const change of bad) {
     assert.throws(() => packHeader({ ...good, ...change }, 0), TypeError, Object.keys(change)[0]);

@@ -25,7 +25,7 @@ import {
   MessageError,
   TicketError,
 } from "../../src/relaydesk/web/static/js/protocol/errors.js";
-import { applyCommitFrame, client, h, load, prng } from "./helpers.mjs";
+import { applyCommitFrame, client, h, load, needsMlKem, prng } from "./helpers.mjs";
 
 const MESSAGES = load("messages.json");
 const FRAMES = load("frames.json");
@@ -183,7 +183,7 @@ test("readTicket and decodeCommitContent: only TicketError / MessageError", () =
   }
 });
 
-test("EndToEnd: mutated content frames and commits give only crypto or message errors", async () => {
+test("EndToEnd: mutated content frames and commits give only crypto or message errors", needsMlKem, async () => {
   const random = prng(6);
   const receiver = await client(CONTENT, CONTENT.members[0]);
   await applyCommitFrame(receiver, CONTENT.commit_frame, CONTENT.now);

@@ -10,6 +10,7 @@ import * as errors from "../../src/relaydesk/web/static/js/protocol/errors.js";
 import { fromHex, toHex } from "../../src/relaydesk/web/static/js/protocol/bytes.js";
 import { FrameType, frameTypeName } from "../../src/relaydesk/web/static/js/protocol/frames.js";
 import { MemberKeys } from "../../src/relaydesk/web/static/js/protocol/keys.js";
+import { hasMlKem } from "../../src/relaydesk/web/static/js/protocol/primitives.js";
 import { EndToEnd } from "../../src/relaydesk/web/static/js/protocol/e2e.js";
 import { decodeMessage } from "../../src/relaydesk/web/static/js/protocol/messages.js";
 import { parseFrame } from "../../src/relaydesk/web/static/js/protocol/frames.js";
@@ -23,6 +24,15 @@ export function load(name) {
 }
 
 export const h = fromHex;
+
+/**
+ * The options of a test that needs ML-KEM-768 (members' keys, commits): WebCrypto has
+ * it in Chromium, not in Node 20, so there these tests are skipped, and
+ * tests/browser/test_protocol_library.py runs the same files in Chromium, where none is.
+ */
+export const needsMlKem = {
+  skip: hasMlKem ? false : "Node 20 has no ML-KEM-768: run in Chromium by tests/browser/test_protocol_library.py",
+};
 export { toHex };
 
 /** A JSON integer of the vectors: a number, or a decimal string above 2^53 - 1. */
@@ -102,10 +112,11 @@ export class Script {
 /** A member of commit.json / content.json -> its MemberKeys. */
 export async function memberKeys(member) {
   const keys = await MemberKeys.fromPrivateBytes(
-    fromHex(member.x25519_private),
+    fromHex(member.agreement.mlkem_seed),
+    fromHex(member.agreement.x25519_private),
     fromHex(member.ed25519_private),
   );
-  assert.equal(toHex(keys.x25519Public), member.x25519_public);
+  assert.equal(toHex(keys.agreementPublic), member.agreement.public);
   assert.equal(toHex(keys.ed25519Public), member.ed25519_public);
   return keys;
 }

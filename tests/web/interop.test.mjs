@@ -28,7 +28,7 @@ import { EndToEnd } from "../../src/relaydesk/web/static/js/protocol/e2e.js";
 import { TICKET_VERSION, readTicket } from "../../src/relaydesk/web/static/js/protocol/tickets.js";
 import { randomBytes } from "../../src/relaydesk/web/static/js/protocol/primitives.js";
 import { ReplayDetected } from "../../src/relaydesk/web/static/js/protocol/errors.js";
-import { REPO, fromTyped, h, load, prng, toHex, toTyped } from "./helpers.mjs";
+import { REPO, fromTyped, h, load, needsMlKem, prng, toHex, toTyped } from "./helpers.mjs";
 
 const PYTHON = path.join(REPO, ".venv", "bin", "python");
 const PEER = path.join(REPO, "tests", "web", "interop_peer.py");
@@ -76,7 +76,7 @@ async function session({ python, javascript }) {
       id: m.id,
       name: m.name,
       role: m.role,
-      x25519: toHex(m.keys.x25519Public),
+      agreement: toHex(m.keys.agreementPublic),
       ed25519: toHex(m.keys.ed25519Public),
     })),
   });
@@ -97,7 +97,7 @@ const applyFrame = (e2e, hex) => {
   return e2e.applyCommit(frame.header, decodeMessage(frame.header.type, frame.body), now());
 };
 
-test("a Python leader: JavaScript members apply its commit and chat with it both ways", async () => {
+test("a Python leader: JavaScript members apply its commit and chat with it both ways", needsMlKem, async () => {
   const js = await session({
     python: { id: 1, name: "Hélène (Python)", role: "HOST" },
     javascript: [
@@ -115,7 +115,7 @@ test("a Python leader: JavaScript members apply its commit and chat with it both
   const hello = await peer.request({
     command: "seal",
     type: "CHAT",
-    fields: ["Bonjour depuis Python 🐍"],
+    fields: ["Bonjour depuis Python 🐍", 0, false],
     target: EVERYONE,
   });
   for (const member of Object.values(js)) {
@@ -138,7 +138,7 @@ test("a Python leader: JavaScript members apply its commit and chat with it both
   const reply = await js[2].e2e.seal({ type: FrameType.CHAT, text: "Hello from the browser 👋" });
   assert.deepEqual(await peer.request({ command: "open", frame: toHex(serializeFrame(reply)) }), {
     type: "CHAT",
-    fields: ["Hello from the browser 👋"],
+    fields: ["Hello from the browser 👋", 0, false],
   });
   const key = await js[3].e2e.seal(
     { type: FrameType.INPUT_EVENT, kind: 4, keysym: 0xff0d, pressed: true, modifiers: 2 },
@@ -176,7 +176,7 @@ test("a Python leader: JavaScript members apply its commit and chat with it both
   await assert.rejects(js[3].e2e.open(parseFrame(h(hello.frame)), now()), ReplayDetected);
 });
 
-test("a JavaScript leader: Python applies its commits, through a member leaving", async () => {
+test("a JavaScript leader: Python applies its commits, through a member leaving", needsMlKem, async () => {
   const js = await session({
     python: { id: 2, name: "Python participant", role: "PARTICIPANT" },
     javascript: [
@@ -201,7 +201,7 @@ test("a JavaScript leader: Python applies its commits, through a member leaving"
   const answer = await peer.request({
     command: "seal",
     type: "CHAT",
-    fields: ["from Python"],
+    fields: ["from Python", 0, false],
     target: 1,
   });
   assert.equal((await leader.open(parseFrame(h(answer.frame)), now())).text, "from Python");
@@ -219,7 +219,7 @@ test("a JavaScript leader: Python applies its commits, through a member leaving"
   const secret = await peer.request({
     command: "seal",
     type: "CHAT",
-    fields: ["after 4 left"],
+    fields: ["after 4 left", 0, false],
     target: EVERYONE,
   });
   assert.equal((await leader.open(parseFrame(h(secret.frame)), now())).text, "after 4 left");
@@ -355,12 +355,13 @@ test("parseFrame and readTicket agree with Python on mutated vectors", async () 
           ticket.memberId,
           ticket.displayName,
           ticket.role,
-          ticket.x25519,
+          ticket.agreement,
           ticket.ed25519,
           ticket.relay,
           ticket.expiresAt,
           ticket.email,
           ticket.rules,
+          ticket.placement,
         ]),
       };
       if (typeof ticket.expiresAt === "number") mine.fields[8] = ticket.expiresAt;

@@ -61,7 +61,7 @@ class Peer:
                 member["id"],
                 member["name"],
                 Role[member["role"]],
-                keys.x25519_public if is_python else bytes.fromhex(member["x25519"]),
+                keys.agreement_public if is_python else bytes.fromhex(member["agreement"]),
                 keys.ed25519_public if is_python else bytes.fromhex(member["ed25519"]),
                 RELAY_URL,
                 expires_at,

@@ -72,7 +72,8 @@ test("the encoded examples of §3.22, §4.2 and §4.3", () => {
       { type: FrameType.INPUT_EVENT, kind: InputKind.WHEEL, x: 10, y: 20, dy: -3 },
       "9a030a1400c200fd0000a0",
     ],
-    [{ type: FrameType.CHAT, text: "hi" }, "91a26869"],
+    [{ type: FrameType.CHAT, text: "hi" }, "93a2686900c2"],
+    [{ type: FrameType.CHAT, text: "hi", id: 7, toEveryone: true }, "93a2686907c3"],
   ];
   for (const [message, body] of examples) {
     assert.equal(toHex(encodeMessage(message)), body);
@@ -114,7 +115,7 @@ test("encoding checks the same rules as decoding (TypeError for the caller's bug
     { type: FrameType.EXPEL, memberId: 1.5 },
     { type: FrameType.LOCK, locked: 1 },
     { type: FrameType.CURSOR, x: 16385, y: 0, visible: true },
-    { type: FrameType.HELLO, ticket: "ticket" },
+    { type: FrameType.HELLO, ticket: "ticket", proof: new Uint8Array(64) },
     { type: FrameType.CONSENT_ANSWER, kind: 3, granted: true },
     { type: FrameType.FILE_CHUNK, transferId: 1, offset: 0, data: new Uint8Array(0) },
     { type: FrameType.FILE_CHUNK, transferId: 0, offset: 0, data: new Uint8Array(1) },
@@ -141,11 +142,11 @@ test("text lengths count code points, not UTF-16 units (§ Notation)", () => {
   );
   assert.throws(() => encodeMessage({ type: FrameType.CHAT, text: emoji + "x" }), TypeError);
   // a leading BOM is a character, kept as is
-  const bom = decodeMessage(FrameType.CHAT, h("91a3efbbbf"));
+  const bom = decodeMessage(FrameType.CHAT, h("93a3efbbbf00c2"));
   assert.equal(bom.text, "\ufeff");
   // UTF-8 of a surrogate, an overlong form: refused
-  assert.throws(() => decodeMessage(FrameType.CHAT, h("91a3eda080")), exactly(MessageError));
-  assert.throws(() => decodeMessage(FrameType.CHAT, h("91a2c0af")), exactly(MessageError));
+  assert.throws(() => decodeMessage(FrameType.CHAT, h("93a3eda08000c2")), exactly(MessageError));
+  assert.throws(() => decodeMessage(FrameType.CHAT, h("93a2c0af00c2")), exactly(MessageError));
 });
 
 test("defaults of the fields a kind does not use", () => {
@@ -244,13 +245,15 @@ test("lobby messages: ADMIT, WAITING and the roster's lobby", () => {
     locked: false,
     epoch: 0,
   };
-  // without a lobby, encoded with an empty one (as Python's default); decoded always has one
-  assert.deepEqual(messageToFields(roster).at(-1), []);
-  const withLobby = { ...roster, lobby: [entry] };
+  // without a lobby, encoded with an empty one (as Python's default); decoded always has
+  // one; the recorder (§3.24) follows it, 0 (nobody) by default
+  assert.deepEqual(messageToFields(roster).at(-2), []);
+  assert.equal(messageToFields(roster).at(-1), 0);
+  const withLobby = { ...roster, lobby: [entry], recording: 0 };
   assert.deepEqual(decodeMessage(FrameType.ROSTER, encodeMessage(withLobby)), withLobby);
   const fields = messageToFields(withLobby);
   assert.throws(
-    () => decodeMessage(FrameType.ROSTER, pack(fields.slice(0, -1))),
+    () => decodeMessage(FrameType.ROSTER, pack(fields.slice(0, -2))),
     exactly(MessageError),
   );
 });
@@ -282,7 +285,7 @@ test("commit content round trip and checks", () => {
     rosterHash: new Uint8Array(32),
     sealed: [1, 2].map((memberId) => ({
       memberId,
-      enc: new Uint8Array(32),
+      enc: new Uint8Array(1120),
       ciphertext: new Uint8Array(48),
     })),
   };
@@ -297,7 +300,7 @@ test("commit content round trip and checks", () => {
 
 test("controlFrame builds a plain control frame", () => {
   const frame = controlFrame(
-    { type: FrameType.HELLO, ticket: new Uint8Array([1, 2]) },
+    { type: FrameType.HELLO, ticket: new Uint8Array([1, 2]), proof: new Uint8Array(64) },
     { sessionUid: new Uint8Array(16), sender: 7, sequence: 1 },
   );
   const parsed = parseFrame(serializeFrame(frame));

@@ -43,7 +43,7 @@ export async function makeSession(specs, { join = true } = {}) {
       memberId: id,
       displayName: name,
       role,
-      x25519: keys.x25519Public,
+      agreement: keys.agreementPublic,
       ed25519: keys.ed25519Public,
       relay: "wss://relay.example.org/relay",
       expiresAt: NOW + 300,

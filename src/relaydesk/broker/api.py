@@ -28,6 +28,9 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from relaydesk import __version__, limits
+from relaydesk.broker.admin_api import add_admin_routes
+from relaydesk.broker.records import RecordFilter
+from relaydesk.broker.relay_api import add_relay_routes
 from relaydesk.broker.schemas import (
     CreatedSessionAnswer,
     CreateSessionRequest,
@@ -41,13 +44,15 @@ from relaydesk.broker.schemas import (
     OrganizerAnswer,
     RecordAnswer,
     RecoveryCodesAnswer,
+    RefreshRequest,
+    RelayAnswer,
     ServerInfo,
     SessionSettingsAnswer,
     TotpEnrolmentAnswer,
     b64url,
     from_b64url,
 )
-from relaydesk.broker.service import Broker, OrganizerLogin
+from relaydesk.broker.service import Admission, Broker, OrganizerLogin, normalize_session_id
 from relaydesk.broker.store import AccountInfo, SessionSettings
 from relaydesk.errors import (
     AccountDisabled,
@@ -154,6 +159,7 @@ def _organizer_answer(login: OrganizerLogin) -> OrganizerAnswer:
         username=login.account.username,
         expires_at=login.expires_at,
         totp_enabled=login.account.totp_enabled,
+        is_admin=login.account.is_admin,
     )
 
 
@@ -207,6 +213,10 @@ class _Auth:
     ) -> AccountInfo:
         return self.broker.authenticate(self.token(request, credentials, cookie))
 
+    def admin(self, request: Request, credentials: Credentials, cookie: CookieToken) -> AccountInfo:
+        """The site administrator of the request; 403 (AdminOnly) for an organizer."""
+        return self.broker.administrator(self.token(request, credentials, cookie))
+
     def joining_token(
         self, request: Request, credentials: Credentials, cookie: CookieToken
     ) -> str | None:
@@ -233,7 +243,32 @@ def create_api(broker: Broker) -> APIRouter:
     _totp_routes(router, broker, auth)
     _session_routes(router, broker, auth)
     _record_routes(router, broker, auth)
+    add_admin_routes(router, broker, auth.admin, _address)
+    add_relay_routes(router, broker)
     return router
+
+
+def _join_answer(admission: Admission) -> JoinAnswer:
+    return JoinAnswer(
+        ticket=b64url(admission.ticket),
+        member_id=admission.member_id,
+        role=admission.role.name.lower(),
+        session_uid=admission.session_uid.hex(),
+        relay_url=admission.relay_url,
+        relays=[
+            RelayAnswer(
+                name=relay.name,
+                wss_url=relay.wss_url,
+                tcp_address=relay.tcp_address,
+                fingerprint=relay.fingerprint,
+            )
+            for relay in admission.relays
+        ],
+        broker_public_key=b64url(admission.broker_public_key),
+        expires_at=admission.expires_at,
+        waits_in_lobby=admission.waits_in_lobby,
+        title=admission.title,
+    )
 
 
 def _login_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
@@ -401,8 +436,9 @@ def _session_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
         "Then, in this order: 400 if the session asks for an e-mail address and none (or "
         "no plausible one) was given; 403 if a host locked the meeting; 409 if it is a "
         "two-party session that has had both parties. Throttled per client address and "
-        "per session ID; too many failures lock the ID for a while.",
-        responses=_errors(400, 401, 403, 409, 429),
+        "per session ID; too many failures lock the ID for a while. 503 when relays are "
+        "registered and none is live.",
+        responses=_errors(400, 401, 403, 409, 429, 503),
     )
     def join(
         session_id: SessionId,
@@ -413,24 +449,38 @@ def _session_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
         admission = broker.join(
             session_id,
             body.display_name,
-            from_b64url(body.x25519),
+            from_b64url(body.agreement),
             from_b64url(body.ed25519),
             address=_address(request),
             password=body.password,
             token=token,
             email=body.email,
         )
-        return JoinAnswer(
-            ticket=b64url(admission.ticket),
-            member_id=admission.member_id,
-            role=admission.role.name.lower(),
-            session_uid=admission.session_uid.hex(),
-            relay_url=admission.relay_url,
-            broker_public_key=b64url(admission.broker_public_key),
-            expires_at=admission.expires_at,
-            waits_in_lobby=admission.waits_in_lobby,
-            title=admission.title,
+        return _join_answer(admission)
+
+    @router.post(
+        "/sessions/{session_id}/refresh",
+        tags=["joining"],
+        summary="Refresh a ticket",
+        description="A fresh ticket for a member of a live session, with the same member "
+        "id, name, e-mail address, role and keys (docs/protocol.md §7.3): the ticket it "
+        "holds (signed by this broker for this session; expired is fine) and a signature "
+        "by that ticket's own Ed25519 key over the ticket and a current timestamp. With "
+        "`failed_relay`, the relay that dropped the member: a home no longer live is "
+        "replaced by another. 403 for anything that does not prove the member; 503 when "
+        "relays are registered and none is live. Throttled like joining.",
+        responses=_errors(403, 429, 503),
+    )
+    def refresh(session_id: SessionId, body: RefreshRequest, request: Request) -> JoinAnswer:
+        admission = broker.refresh(
+            session_id,
+            from_b64url(body.ticket),
+            body.timestamp,
+            from_b64url(body.signature),
+            address=_address(request),
+            failed_relay=body.failed_relay,
         )
+        return _join_answer(admission)
 
     @router.post(
         "/sessions/{session_id}/end",
@@ -465,8 +515,9 @@ def _record_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
         summary="Event records of your sessions",
         description="Session start and end, members joining and leaving with display name, "
         "role and e-mail address, bytes each moved, consent, grants and the meeting "
-        "controls; metadata only. Oldest first.",
-        responses=_errors(401, 403),
+        "controls; metadata only. Oldest first. Only your own sessions' (a site "
+        "administrator sees every session's at `GET /api/admin/records`).",
+        responses=_errors(400, 401, 403),
     )
     def records(
         account: Annotated[AccountInfo, Depends(auth.organizer)],
@@ -474,9 +525,24 @@ def _record_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
             datetime | None,
             Query(description="ISO 8601; only records at or after it (UTC if no zone)"),
         ] = None,
+        until: Annotated[
+            datetime | None,
+            Query(alias="to", description="ISO 8601; only records before it (UTC if no zone)"),
+        ] = None,
+        session_id: Annotated[
+            str | None, Query(max_length=MAX_PATH_SESSION_ID_CHARS, description="9 digits")
+        ] = None,
     ) -> list[RecordAnswer]:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+        if until is not None and until.tzinfo is None:
+            until = until.replace(tzinfo=UTC)
+        wanted = None
+        if session_id is not None:
+            wanted = normalize_session_id(session_id)
+            if wanted is None:
+                raise BrokerError("A session ID has 9 digits and does not start with 0.")
+        where = RecordFilter(session_id=wanted, until=until)
         return [
             RecordAnswer(
                 session_id=record.session_id,
@@ -490,6 +556,7 @@ def _record_routes(router: APIRouter, broker: Broker, auth: _Auth) -> None:
                 bytes_in=record.bytes_in,
                 bytes_out=record.bytes_out,
                 detail=record.detail,
+                organizer=record.organizer,
             )
-            for record in broker.records(account, since)
+            for record in broker.records(account, since, where)
         ]

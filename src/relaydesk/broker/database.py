@@ -2,7 +2,9 @@
 
 ``open_database(url)`` is what the server and the admin command both call: it makes the
 engine and brings the schema up to date, so either may be the first to touch a data
-directory, and both may run at once.
+directory, and both may run at once. On PostgreSQL, brokers starting together take turns
+under an advisory lock (``migrations/env.py``): the first migrates, the others find the
+schema up to date.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -41,8 +42,17 @@ MAX_HASH_CHARS = 255  # an argon2 hash in PHC string form is about 100 character
 MAX_KIND_CHARS = 16
 MAX_ROLE_CHARS = 16
 MAX_TITLE_CHARS = 100  # a session's title, as listed and shown to whoever joins
+MAX_TCP_ADDRESS_CHARS = 300  # "host:port" of a relay's direct TLS transport
+FINGERPRINT_CHARS = 64  # SHA-256 of a TLS certificate, hex
+RELAY_KEY_BYTES = 32  # an Ed25519 public key, raw
 TOTP_SECRET_CHARS = 32  # base32 of 160 bits (RFC 4226's recommended secret length)
 RECOVERY_CODE_HASH_CHARS = 64  # SHA-256, hex
+MAX_LIMITER_CHARS = 32  # a rate limiter's name, e.g. "join_lockout.fail"
+RATE_KEY_HASH_CHARS = 64  # SHA-256 of a rate limit's key, hex
+RESET_CODE_HASH_CHARS = 64  # SHA-256 of a password reset code, hex
+MAX_ADDRESS_CHARS = 64  # a client address as the broker saw it (IPv6 fits)
+MAX_RESET_STATE_CHARS = 16  # pending, approved, denied, used
+SITE_POLICY_ROW = 1  # the site policy is one row, with this id
 
 # Event record ids grow without bound: 64 bits on PostgreSQL; SQLite's INTEGER PRIMARY KEY
 # is 64 bits already, and only that exact spelling makes it the rowid.
@@ -106,6 +116,53 @@ class Account(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(TOTP_SECRET_CHARS))
     totp_pending_secret: Mapped[str | None] = mapped_column(String(TOTP_SECRET_CHARS))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # A site administrator: may use the admin API (/api/admin/...) with its login.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SitePolicy(Base):
+    """The site policy an administrator sets and organizers cannot override (one row,
+    ``id`` = SITE_POLICY_ROW; every broker replica reads the same). Its columns and their
+    meaning: ``broker/policy.py``."""
+
+    __tablename__ = "site_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    require_session_password: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    min_account_password_chars: Mapped[int] = mapped_column(
+        Integer, server_default=text(str(limits.MIN_ACCOUNT_PASSWORD_CHARS))
+    )
+    min_session_password_chars: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    strong_passwords: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    all_unlisted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    require_attendee_email: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    restricted_access: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    disable_sharing: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    disable_control: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    approve_password_resets: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(limits.MAX_USERNAME_CHARS))
+
+
+class PasswordReset(Base):
+    """An organizer's request for a new password (docs/operators.md, "Password resets"):
+    pending until an administrator approves or denies it; approving makes a one-time
+    reset code, of which only the SHA-256 is kept, until it is used or expires."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_from: Mapped[str] = mapped_column(String(MAX_ADDRESS_CHARS))
+    state: Mapped[str] = mapped_column(String(MAX_RESET_STATE_CHARS))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(limits.MAX_USERNAME_CHARS))
+    code_hash: Mapped[str | None] = mapped_column(String(RESET_CODE_HASH_CHARS))
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RecoveryCode(Base):
@@ -164,6 +221,10 @@ class Session(Base):
     # The next member id to hand out; member ids are never reused within a session,
     # because clients bind keys to them (docs/protocol.md §2.2).
     next_member_id: Mapped[int] = mapped_column(BigInteger, default=1)
+    # The home relay (Relay.name) once its first ticket is issued, and how often it was
+    # placed: tickets carry both; placing again is a compare-and-set on ``placement``.
+    relay: Mapped[str | None] = mapped_column(String(limits.MAX_RELAY_NAME_CHARS))
+    placement: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     __table_args__ = (
         # The database, not a check-then-insert, keeps live IDs unique: safe with
@@ -176,6 +237,23 @@ class Session(Base):
             postgresql_where=text("ended_at IS NULL"),
         ),
     )
+
+
+class Relay(Base):
+    """A relay the operator registered, with what its last heartbeat said."""
+
+    __tablename__ = "relays"
+
+    name: Mapped[str] = mapped_column(String(limits.MAX_RELAY_NAME_CHARS), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(RELAY_KEY_BYTES), unique=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The highest signed request counter accepted: a request must carry a larger one.
+    last_counter: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    wss_url: Mapped[str | None] = mapped_column(String(limits.MAX_RELAY_URL_CHARS))
+    tcp_address: Mapped[str | None] = mapped_column(String(MAX_TCP_ADDRESS_CHARS))
+    fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_CHARS))
+    connections: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EventRecord(Base):
@@ -198,3 +276,20 @@ class EventRecord(Base):
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     detail: Mapped[str | None] = mapped_column(String(MAX_DETAIL_CHARS))
+
+
+class RateLimit(Base):
+    """One key of one rate limiter (``broker/ratelimit.py``), shared by every broker on the
+    database. ``until`` is when the row stops mattering (a token bucket is full again, a
+    lock ends, remembered failures leave their window): it may be pruned after that. The
+    key (an address, a username, a session ID) is kept as its SHA-256 only."""
+
+    __tablename__ = "rate_limits"
+
+    limiter: Mapped[str] = mapped_column(String(MAX_LIMITER_CHARS), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(RATE_KEY_HASH_CHARS), primary_key=True)
+    until: Mapped[float] = mapped_column(Double)  # Unix seconds
+    failures: Mapped[list[float] | None] = mapped_column(JSON)  # a lockout's recent failures
+
+    # Pruning and eviction find a limiter's rows by ``until``.
+    __table_args__ = (Index("ix_rate_limits_limiter_until", "limiter", "until"),)

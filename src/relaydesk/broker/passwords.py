@@ -12,7 +12,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from relaydesk import limits
-from relaydesk.errors import WeakPassword
+from relaydesk.broker.password_rules import check_password
 
 
 class Passwords:
@@ -63,11 +63,9 @@ class Passwords:
         return self.hasher.check_needs_rehash(password_hash)
 
 
-def check_account_password(password: str) -> None:
-    """Refuse a password too weak for an organizer account (or too long to hash)."""
-    if len(password) < limits.MIN_ACCOUNT_PASSWORD_CHARS:
-        raise WeakPassword(
-            f"the password must have at least {limits.MIN_ACCOUNT_PASSWORD_CHARS} characters"
-        )
-    if len(password) > limits.MAX_PASSWORD_CHARS:
-        raise WeakPassword(f"the password must have at most {limits.MAX_PASSWORD_CHARS} characters")
+def check_account_password(password: str, username: str = "") -> None:
+    """Refuse a password too weak for an organizer account under no site policy (the
+    built-in minimum length), or too long to hash. With a policy:
+    ``SitePolicy.check_account_password``."""
+    check_password(password, min_chars=limits.MIN_ACCOUNT_PASSWORD_CHARS, strong=False,
+                   names=(username,))  # fmt: skip

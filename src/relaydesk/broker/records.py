@@ -13,11 +13,132 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from relaydesk.csv_cells import csv_safe
 from relaydesk.relay.records import RecordKind
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    """Which records: of one session ID (9 digits; IDs are reused over time, so with
+    from/to for one occurrence), of one organizer's sessions (username), at or after
+    ``since`` and before ``until`` (UTC). None: no condition."""
+
+    session_id: str | None = None
+    organizer: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSummary:
+    """One member's time in one session, from its join and leave records: when it was
+    first admitted and last left, how long that was, and the bytes of all its links."""
+
+    session_id: str
+    session_uid: bytes
+    organizer: str | None
+    member_id: int
+    display_name: str | None
+    email: str | None
+    role: str | None
+    joined_at: datetime
+    left_at: datetime | None  # None: still in the session (or its relay never said)
+    bytes_in: int  # what the member sent to the relay
+    bytes_out: int  # what the relay sent to the member
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.left_at is None:
+            return None
+        return round((self.left_at - self.joined_at).total_seconds(), 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "session_uid": self.session_uid.hex(),
+            "organizer": self.organizer,
+            "member_id": self.member_id,
+            "display_name": self.display_name,
+            "email": self.email,
+            "role": self.role,
+            "joined_at": self.joined_at.isoformat(),
+            "left_at": None if self.left_at is None else self.left_at.isoformat(),
+            "duration_seconds": self.duration_seconds,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+        }
+
+
+SUMMARY_COLUMNS = (
+    "session_id",
+    "session_uid",
+    "organizer",
+    "member_id",
+    "display_name",
+    "email",
+    "role",
+    "joined_at",
+    "left_at",
+    "duration_seconds",
+    "bytes_in",
+    "bytes_out",
+)
+
+
+def member_summaries(
+    records: Iterable[EventRecord],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[MemberSummary]:
+    """Per member of each session (first join order): from its join and leave records,
+    oldest first. Only members first admitted at or after ``since`` and before
+    ``until``; a member who reconnected to another relay has several joins and leaves,
+    and its summary spans them, with the bytes of every leave."""
+    found: dict[tuple[bytes, int], MemberSummary] = {}
+    for record in records:
+        if record.member_id is None:
+            continue
+        key = (record.session_uid, record.member_id)
+        summary = found.get(key)
+        if record.kind is RecordKind.JOIN and summary is None:
+            found[key] = MemberSummary(
+                session_id=record.session_id,
+                session_uid=record.session_uid,
+                organizer=record.organizer,
+                member_id=record.member_id,
+                display_name=record.display_name,
+                email=record.email,
+                role=record.role,
+                joined_at=record.at,
+                left_at=None,
+                bytes_in=0,
+                bytes_out=0,
+            )
+        elif record.kind is RecordKind.LEAVE and summary is not None:
+            found[key] = replace(
+                summary,
+                left_at=record.at,
+                bytes_in=summary.bytes_in + record.bytes_in,
+                bytes_out=summary.bytes_out + record.bytes_out,
+            )
+    return [
+        summary
+        for summary in found.values()
+        if (since is None or summary.joined_at >= since)
+        and (until is None or summary.joined_at < until)
+    ]
+
+
+def summaries_to_csv(summaries: Iterable[MemberSummary]) -> str:
+    return _csv(SUMMARY_COLUMNS, (summary.to_json() for summary in summaries))
+
+
+def summaries_to_json(summaries: Iterable[MemberSummary]) -> str:
+    return json.dumps([s.to_json() for s in summaries], indent=2, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +154,7 @@ class EventRecord:
     bytes_out: int
     detail: str | None = None
     email: str | None = None  # as the member gave it when joining (in its ticket)
+    organizer: str | None = None  # the username of the session's organizer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +169,7 @@ class EventRecord:
             "bytes_out": self.bytes_out,
             "detail": self.detail,
             "email": self.email,
+            "organizer": self.organizer,
         }
 
 
@@ -61,27 +184,22 @@ CSV_COLUMNS = (
     "bytes_in",
     "bytes_out",
     "detail",
-    "email",  # last, so that the columns of earlier versions keep their places
+    "email",  # after the columns of earlier versions, which keep their places
+    "organizer",
 )
 
 
-def _csv_safe(value: object) -> object:
-    """Display names and e-mail addresses are chosen by whoever joins: one starting with
-    = + - @ would be read as a formula by spreadsheet programs (CSV injection). A leading
-    quote stops it."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def _csv(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else csv_safe(row[c]) for c in columns])
+    return out.getvalue()
 
 
 def records_to_csv(records: Iterable[EventRecord]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for record in records:
-        row = record.to_json()
-        writer.writerow(["" if row[c] is None else _csv_safe(row[c]) for c in CSV_COLUMNS])
-    return out.getvalue()
+    return _csv(CSV_COLUMNS, (record.to_json() for record in records))
 
 
 def records_to_json(records: Iterable[EventRecord]) -> str:

@@ -24,6 +24,8 @@ from relaydesk.broker.service import (
 from relaydesk.errors import BrokerError
 
 KEY_TEXT_CHARS = 44  # base64 of 32 bytes, with its one padding character
+AGREEMENT_KEY_BYTES = 1216  # ML-KEM-768 + X25519 public key (protocol §6.2)
+AGREEMENT_TEXT_CHARS = 1624  # base64 of 1216 bytes, with its padding
 MAX_ONE_TIME_CODE_CHARS = 32  # 6 digits, or a recovery code "abcd-efgh-jkmn", with spaces
 
 Password = Annotated[str, Field(min_length=1, max_length=limits.MAX_PASSWORD_CHARS)]
@@ -43,6 +45,15 @@ Base64Key = Annotated[
         max_length=KEY_TEXT_CHARS,
         description="a 32-byte public key, base64url (padding optional)",
         examples=["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"],
+    ),
+]
+Base64AgreementKey = Annotated[
+    str,
+    Field(
+        min_length=AGREEMENT_TEXT_CHARS - 2,
+        max_length=AGREEMENT_TEXT_CHARS,
+        description="a 1216-byte hybrid public key (ML-KEM-768 || X25519), base64url "
+        "(padding optional)",
     ),
 ]
 
@@ -83,6 +94,7 @@ class OrganizerAnswer(_Body):
     username: str
     expires_at: datetime = Field(description="when this login ends")
     totp_enabled: bool = Field(description="two-step login (a one-time code) is on")
+    is_admin: bool = Field(default=False, description="a site administrator (/api/admin/...)")
 
 
 class OneTimeCodeRequest(_Body):
@@ -194,7 +206,9 @@ class JoinRequest(_Body):
         "it goes into the ticket and the event records",
         examples=["bob@example.org"],
     )
-    x25519: Base64Key = Field(description="the member's X25519 (agreement) public key")
+    agreement: Base64AgreementKey = Field(
+        description="the member's agreement public key: ML-KEM-768 || X25519 (protocol §6.2)"
+    )
     ed25519: Base64Key = Field(description="the member's Ed25519 (signing) public key")
 
     @field_validator("display_name")
@@ -205,12 +219,26 @@ class JoinRequest(_Body):
         except BrokerError as error:
             raise ValueError(str(error)) from None
 
-    @field_validator("x25519", "ed25519")
+    @field_validator("ed25519")
     @classmethod
     def _key(cls, value: str) -> str:
         if len(from_b64url(value)) != PUBLIC_KEY_BYTES:
             raise ValueError("a public key has 32 bytes")
         return value
+
+    @field_validator("agreement")
+    @classmethod
+    def _agreement(cls, value: str) -> str:
+        if len(from_b64url(value)) != AGREEMENT_KEY_BYTES:
+            raise ValueError(f"an agreement key has {AGREEMENT_KEY_BYTES} bytes")
+        return value
+
+
+class RelayAnswer(_Body):
+    name: str = Field(description="the relay's name; a ticket's `relay` names the home")
+    wss_url: str = Field(description="wss://HOST[:PORT]/relay")
+    tcp_address: str | None = Field(description="host:port of its direct TLS port, if any")
+    fingerprint: str = Field(description="hex SHA-256 of its TLS certificate (DER)")
 
 
 class JoinAnswer(_Body):
@@ -218,7 +246,10 @@ class JoinAnswer(_Body):
     member_id: int
     role: str = Field(description="host or participant")
     session_uid: str = Field(description="hex")
-    relay_url: str = Field(description="where to connect with the ticket")
+    relay_url: str = Field(description="where to connect with the ticket (the home relay)")
+    relays: list[RelayAnswer] = Field(
+        default_factory=list, description="relays to connect to: the home first"
+    )
     broker_public_key: str = Field(description="Ed25519, base64url: checks every ticket")
     expires_at: datetime = Field(description="the ticket must reach the relay before this")
     waits_in_lobby: bool = Field(
@@ -237,8 +268,8 @@ class RecordAnswer(_Body):
     session_uid: str = Field(description="hex")
     kind: str = Field(
         description="session_start, session_end, join, leave, consent_asked, "
-        "consent_answered, grant, revoke, refused, lobby, admit, expel, role, lock or "
-        "permissions"
+        "consent_answered, grant, revoke, refused, lobby, admit, expel, role, lock, "
+        "permissions or recording"
     )
     member_id: int | None
     display_name: str | None
@@ -249,9 +280,169 @@ class RecordAnswer(_Body):
     bytes_out: int = Field(description="bytes the relay sent to the member")
     detail: str | None = Field(
         description="for consent, grant, revoke, refused and the meeting controls (lobby, "
-        "admit, expel, role, lock): what, as key=value pairs"
+        "admit, expel, role, lock, recording): what, as key=value pairs"
+    )
+    organizer: str | None = Field(
+        default=None, description="the username of the session's organizer"
     )
 
 
 class ErrorAnswer(_Body):
     detail: str
+
+
+# Ticket refresh (docs/protocol.md §7.3) ------------------------------------------------
+
+MAX_TICKET_TEXT_CHARS = (limits.MAX_TICKET_BYTES * 4 + 2) // 3  # base64url, no padding
+SIGNATURE_TEXT_CHARS = 86  # base64url of 64 bytes, no padding
+
+
+class RefreshRequest(_Body):
+    ticket: str = Field(
+        min_length=1,
+        max_length=MAX_TICKET_TEXT_CHARS,
+        description="the ticket the member holds (expired is fine), base64url",
+    )
+    timestamp: int = Field(ge=0, le=2**63 - 1, description="Unix seconds, now")
+    signature: str = Field(
+        min_length=SIGNATURE_TEXT_CHARS,
+        max_length=SIGNATURE_TEXT_CHARS + 2,
+        description='Ed25519 by the ticket\'s own ed25519 key over "relaydesk/v1 refresh\\n" '
+        "|| ticket || timestamp (u64 big-endian), base64url",
+    )
+    failed_relay: str | None = Field(
+        default=None,
+        max_length=limits.MAX_RELAY_NAME_CHARS,
+        description="the relay that dropped this member, if one did",
+    )
+
+    @field_validator("ticket", "signature")
+    @classmethod
+    def _base64url(cls, value: str) -> str:
+        from_b64url(value)
+        return value
+
+
+# The site policy, administrators, password resets (docs/operators.md) -----------------
+
+MinPasswordChars = Annotated[int, Field(ge=0, le=limits.MAX_POLICY_PASSWORD_CHARS)]
+
+
+class PolicyAnswer(_Body):
+    """The site policy (docs/operators.md, "Site policy"): rules organizers cannot
+    override."""
+
+    require_session_password: bool = Field(description="every session needs a password")
+    min_account_password_chars: int = Field(
+        description=f"organizer passwords have at least this many characters (at least "
+        f"{limits.MIN_ACCOUNT_PASSWORD_CHARS})"
+    )
+    min_session_password_chars: int = Field(
+        description="session passwords have at least this many characters (0: any)"
+    )
+    strong_passwords: bool = Field(
+        description="organizer and session passwords must not contain the username, be a "
+        "common password or be easy to guess (zxcvbn score 3 of 4 or more)"
+    )
+    all_unlisted: bool = Field(description="no session is listed on the join page")
+    require_attendee_email: bool = Field(description="joining needs an e-mail address")
+    restricted_access: bool = Field(description="joining needs an account's login")
+    disable_sharing: bool = Field(description="nobody presents a screen (tickets: NO_SHARING)")
+    disable_control: bool = Field(description="nobody takes remote control (NO_CONTROL)")
+    approve_password_resets: bool = Field(
+        description="every password reset needs an administrator's approval"
+    )
+    updated_at: datetime | None = Field(
+        default=None, description="when an administrator last changed it (admin API only)"
+    )
+    updated_by: str | None = Field(default=None, description="which administrator (admin API only)")
+
+
+class PolicyChange(_Body):
+    """Rules to change; those left out keep their value."""
+
+    require_session_password: bool | None = None
+    min_account_password_chars: MinPasswordChars | None = Field(
+        default=None,
+        description=f"{limits.MIN_ACCOUNT_PASSWORD_CHARS} to {limits.MAX_POLICY_PASSWORD_CHARS}",
+    )
+    min_session_password_chars: MinPasswordChars | None = Field(
+        default=None, description=f"0 to {limits.MAX_POLICY_PASSWORD_CHARS}"
+    )
+    strong_passwords: bool | None = None
+    all_unlisted: bool | None = None
+    require_attendee_email: bool | None = None
+    restricted_access: bool | None = None
+    disable_sharing: bool | None = None
+    disable_control: bool | None = None
+    approve_password_resets: bool | None = None
+
+
+Username = Annotated[str, Field(min_length=1, max_length=limits.MAX_USERNAME_CHARS)]
+
+
+class AccountAnswer(_Body):
+    username: str
+    disabled: bool
+    is_admin: bool = Field(description="a site administrator")
+    totp_enabled: bool = Field(description="two-step login is on")
+    created_at: datetime
+
+
+class AdminRoleRequest(_Body):
+    admin: bool = Field(description="true: make the account an administrator; false: not")
+
+
+class PasswordResetRequest(_Body):
+    username: Username
+
+
+class PasswordResetAsked(_Body):
+    detail: str = Field(description="the same sentence whether or not the account exists")
+
+
+class PasswordResetCompletion(_Body):
+    username: Username
+    code: str = Field(
+        min_length=1,
+        max_length=64,
+        description="the reset code an administrator gave (XXXX-XXXX-XXXX-XXXX-XXXX-XXXX), "
+        "or, where the site allows it, a one-time code or recovery code of the account's "
+        "two-step login",
+    )
+    new_password: Password
+
+
+class PasswordResetAnswer(_Body):
+    id: int
+    username: str
+    requested_at: datetime
+    requested_from: str = Field(description="the client address the request came from")
+    state: str = Field(description="pending, approved, denied, used or expired")
+    decided_at: datetime | None
+    decided_by: str | None = Field(description="the administrator who decided")
+    code_expires_at: datetime | None
+    used_at: datetime | None
+
+
+class ApprovedResetAnswer(_Body):
+    request: PasswordResetAnswer
+    code: str = Field(
+        description="the one-time reset code: shown this once (only its hash is kept); "
+        "pass it on to the organizer out of band"
+    )
+
+
+class MemberSummaryAnswer(_Body):
+    session_id: str
+    session_uid: str = Field(description="hex")
+    organizer: str | None
+    member_id: int
+    display_name: str | None
+    email: str | None
+    role: str | None
+    joined_at: datetime = Field(description="first admitted by the relay")
+    left_at: datetime | None = Field(description="last left; null while still in")
+    duration_seconds: float | None = Field(description="left_at - joined_at")
+    bytes_in: int = Field(description="bytes the member sent to the relay, every link")
+    bytes_out: int = Field(description="bytes the relay sent to the member, every link")

@@ -23,14 +23,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from msgspec import structs
 
 from relaydesk import limits
 from relaydesk.broker import totp
 from relaydesk.broker.models import MAX_TITLE_CHARS
 from relaydesk.broker.passwords import Passwords
-from relaydesk.broker.ratelimit import FailureLockout, TokenBucket
-from relaydesk.broker.records import EventRecord
+from relaydesk.broker.policy import SitePolicy
+from relaydesk.broker.ratelimit import FailureLockout, TokenBucket, settle
+from relaydesk.broker.records import EventRecord, MemberSummary, RecordFilter, member_summaries
+from relaydesk.broker.relays import EMBEDDED_RELAY, Home, LocalRelay, RelayRegistry
+from relaydesk.broker.reports import RelayReports
+from relaydesk.broker.resets import PasswordResets
 from relaydesk.broker.store import (
     AccountInfo,
     Clock,
@@ -41,22 +47,35 @@ from relaydesk.broker.store import (
 )
 from relaydesk.errors import (
     AccountDisabled,
+    AccountNeeded,
+    AdminOnly,
     AuthenticationFailed,
     BrokerError,
     JoinRefused,
     OneTimeCodeNeeded,
+    PolicyRefused,
     RateLimited,
+    RefreshRefused,
     SessionFull,
     SessionIdTaken,
     SessionLocked,
     SessionNotFound,
+    TicketError,
     TwoPartyFull,
     TwoStepLoginState,
 )
 from relaydesk.protocol.frames import MAX_MEMBER_ID
+from relaydesk.protocol.keys import check_agreement_key
 from relaydesk.protocol.messages import Role
-from relaydesk.protocol.tickets import Ticket, TicketRule, sign_ticket
-from relaydesk.relay.records import RecordSink
+from relaydesk.protocol.tickets import (
+    SITE_RULES,
+    Ticket,
+    TicketRule,
+    refresh_message,
+    sign_ticket,
+    verify_ticket,
+)
+from relaydesk.relay.records import RecordKind, RecordSink
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +91,18 @@ EMAIL_REQUIRED = "This session asks for your e-mail address."
 EMAIL_INVALID = "That does not look like an e-mail address."
 SESSION_LOCKED = "This meeting is locked: nobody new can join."
 TWO_PARTY_FULL = "This support session already has both parties."
+REFRESH_REFUSED = "This ticket cannot be refreshed: join the session again."
+REMOVED = "A host removed you from this session; you cannot come back."
+STALE_REFRESH = "The refresh's timestamp is too far from the server's clock; check yours."
+ACCOUNT_NEEDED = (
+    "This server admits only people with an account: sign in first, then join "
+    "(site policy: restricted_access)."
+)
+NO_SESSION_PASSWORD = (
+    "This session has no password, and this server now requires one: ask the host to "
+    "start a new session (site policy: require_session_password)."
+)
+ADMIN_ONLY = "This needs a site administrator's login."
 TWO_PARTIES = 2
 MAX_LISTED_SESSIONS = 200  # GET /api/sessions/listed shows at most this many (oldest first)
 
@@ -146,6 +177,7 @@ class Admission:
     role: Role
     session_uid: bytes
     relay_url: str
+    relays: tuple[LocalRelay, ...]  # home first (protocol §7)
     broker_public_key: bytes  # raw Ed25519, 32 bytes
     expires_at: datetime
     email: str  # as in the ticket ("" when none was given)
@@ -243,29 +275,68 @@ class Broker:
     ) -> None:
         self.store = store
         self.settings = settings
+        # every session lives on this one relay (the embedded server's built-in one)
+        self.local_relay = LocalRelay(EMBEDDED_RELAY, settings.relay_url)
         self.passwords = passwords or Passwords()
         self.passwords.decoy_hash()
         self.on_session_ended: Callable[[bytes], None] | None = None
         self._signing_key = signing_key
         self.public_key = signing_key.public_key().public_bytes_raw()
+        # Registered relays (none: every session lives on local_relay) and their reports.
+        self.relays = RelayRegistry(store)
+        self.reports = RelayReports(self.relays, self.record_sink, store.clock)
+        # In the database: every broker replica on it spends the same budgets.
+        engine = store.engine
         self.login_per_address = TokenBucket(
-            limits.LOGIN_PER_ADDRESS_BURST, limits.LOGIN_PER_ADDRESS_REFILL_SECONDS
+            engine,
+            "login_per_address",
+            limits.LOGIN_PER_ADDRESS_BURST,
+            limits.LOGIN_PER_ADDRESS_REFILL_SECONDS,
         )
         self.login_failures_per_username = TokenBucket(
+            engine,
+            "login_failures_per_username",
             limits.LOGIN_FAILURES_PER_USERNAME_BURST,
             limits.LOGIN_FAILURES_PER_USERNAME_REFILL_SECONDS,
         )
         self.join_per_address = TokenBucket(
-            limits.JOIN_PER_ADDRESS_BURST, limits.JOIN_PER_ADDRESS_REFILL_SECONDS
+            engine,
+            "join_per_address",
+            limits.JOIN_PER_ADDRESS_BURST,
+            limits.JOIN_PER_ADDRESS_REFILL_SECONDS,
         )
         self.join_per_session = TokenBucket(
-            limits.JOIN_PER_SESSION_BURST, limits.JOIN_PER_SESSION_REFILL_SECONDS
+            engine,
+            "join_per_session",
+            limits.JOIN_PER_SESSION_BURST,
+            limits.JOIN_PER_SESSION_REFILL_SECONDS,
+        )
+        self.admitted_per_address = TokenBucket(
+            engine,
+            "admitted_per_address",
+            limits.ADMITTED_PER_ADDRESS_BURST,
+            limits.ADMITTED_PER_ADDRESS_REFILL_SECONDS,
+        )
+        self.admitted_per_session = TokenBucket(
+            engine,
+            "admitted_per_session",
+            limits.ADMITTED_PER_SESSION_BURST,
+            limits.ADMITTED_PER_SESSION_REFILL_SECONDS,
+        )
+        self.refresh_per_member = TokenBucket(
+            engine,
+            "refresh_per_member",
+            limits.REFRESH_PER_MEMBER_BURST,
+            limits.REFRESH_PER_MEMBER_REFILL_SECONDS,
         )
         self.join_lockout = FailureLockout(
+            engine,
+            "join_lockout",
             limits.JOIN_FAILURES_BEFORE_LOCK,
             limits.JOIN_FAILURE_WINDOW_SECONDS,
             limits.JOIN_LOCK_SECONDS,
         )
+        self.resets = PasswordResets(store, self.passwords, engine, self._second_factor)
 
     @property
     def clock(self) -> Clock:
@@ -338,6 +409,26 @@ class Broker:
     def authenticate(self, token: str) -> AccountInfo:
         """The organizer a bearer token (or login cookie) belongs to."""
         return self.organizer_login(token).account
+
+    def administrator(self, token: str) -> AccountInfo:
+        """The site administrator a token belongs to; AdminOnly for an organizer."""
+        account = self.authenticate(token)
+        if not account.is_admin:
+            raise AdminOnly(ADMIN_ONLY)
+        return account
+
+    def policy(self) -> SitePolicy:
+        """The site policy as it is now in the shared database."""
+        return self.store.policy()
+
+    def set_policy(self, admin: AccountInfo, changes: dict[str, object]) -> SitePolicy:
+        """Change the site policy's rules named in ``changes`` (the others stay)."""
+        if not admin.is_admin:
+            raise AdminOnly(ADMIN_ONLY)
+        policy = self.store.change_policy(changes, admin.username)
+        what = ", ".join(f"{name}={value}" for name, value in sorted(changes.items()))
+        log.info("administrator %s changed the site policy: %s", admin.username, what)
+        return policy
 
     def organizer_login(self, token: str) -> OrganizerLogin:
         """The organizer a token belongs to, and when that login expires."""
@@ -428,13 +519,17 @@ class Broker:
         require_email: bool = False,
         join_before_host: bool = True,
     ) -> CreatedSession:
-        """A new live session; with ``session_id``, that one or SessionIdTaken."""
+        """A new live session; with ``session_id``, that one or SessionIdTaken. The site
+        policy holds over what the organizer asked: its password rules, unlisted, an
+        e-mail address asked (the answer's settings are those in force)."""
+        policy = self.store.policy()
+        policy.check_session_password(password, organizer.username)
         settings = SessionSettings(
             title=normalize_title(title),
-            listed=listed,
+            listed=listed and not policy.all_unlisted,
             lobby=lobby,
             two_party=two_party,
-            require_email=require_email,
+            require_email=require_email or policy.require_attendee_email,
             join_before_host=join_before_host,
         )
         chosen = None
@@ -442,7 +537,7 @@ class Broker:
             chosen = normalize_session_id(session_id)
             if chosen is None:
                 raise BrokerError("A session ID has 9 digits and does not start with 0.")
-        password_hash = None if password is None else self.passwords.hash(password)
+        password_hash = self.passwords.hash(password) if password else None
         for _ in range(1 if chosen else RANDOM_ID_ATTEMPTS):
             session_uid = secrets.token_bytes(SESSION_UID_BYTES)
             try:
@@ -469,14 +564,17 @@ class Broker:
         raise SessionIdTaken("No free session ID was found; try again.")
 
     def listed_sessions(self) -> list[ListedSession]:
-        """Live sessions whose organizers chose to list them (no login needed)."""
+        """Live sessions whose organizers chose to list them (no login needed); none
+        while the site policy keeps every session unlisted."""
+        if self.store.policy().all_unlisted:
+            return []
         return self.store.listed_sessions(MAX_LISTED_SESSIONS)
 
     def join(
         self,
         session_id: str,
         display_name: str,
-        x25519: bytes,
+        agreement: bytes,
         ed25519: bytes,
         *,
         address: str,
@@ -493,14 +591,13 @@ class Broker:
         parties. The ticket carries the e-mail address and the session's rules.
         """
         name = normalize_display_name(display_name)
-        if len(x25519) != PUBLIC_KEY_BYTES or len(ed25519) != PUBLIC_KEY_BYTES:
-            raise BrokerError("Both public keys must have 32 bytes.")
+        _check_member_keys(agreement, ed25519)
+        policy = self.store.policy()
+        if policy.restricted_access and not token:
+            raise AccountNeeded(ACCOUNT_NEEDED)
         organizer = self.authenticate(token) if token else None
         now = self.clock()
-        wait = self.join_per_address.take(address, now)
-        if wait:
-            log.info("joins throttled for address %s", address)
-            raise RateLimited("Too many join attempts from this address; wait a little.", wait)
+        self._throttle_address(address, now)
         wanted = normalize_session_id(session_id)
         if wanted is None:  # can never exist; saying so tells nothing
             raise JoinRefused(JOIN_REFUSED)
@@ -521,23 +618,28 @@ class Broker:
                 self.join_lockout.fail(wanted, now)
                 log.info("join refused for address %s", address)
                 raise JoinRefused(JOIN_REFUSED)
+            # Only past the password: a full budget must not tell a guesser the ID is live.
+            wait = self.admitted_per_session.wait(wanted, now)
+            if wait:
+                log.info("admissions throttled for a session, from %s", address)
+                raise RateLimited("Too many people joined this session; try again later.", wait)
         assert session is not None
-        email_address, rules = self._session_rules(session, role, email)
+        email_address, rules = self._session_rules(session, role, email, policy)
         member_id = self.store.allocate_member_id(session.session_uid)
         if member_id is None:  # ended a moment ago
             raise JoinRefused(JOIN_REFUSED)
         if member_id > MAX_MEMBER_ID:
             raise SessionFull("This session cannot admit anyone more; start a new one.")
-        expires_at = int(now) + limits.TICKET_LIFETIME_SECONDS
+        home = self.relays.home(session.session_uid, self.local_relay)
         ticket = Ticket(
             session_uid=session.session_uid,
             member_id=member_id,
             display_name=name,
             role=role,
-            x25519=x25519,
+            agreement=agreement,
             ed25519=ed25519,
-            relay=self.settings.relay_url,
-            expires_at=expires_at,
+            relay="",  # set by _admission: the home relay's name (ticket v3)
+            expires_at=0,
             email=email_address,
             rules=rules,
         )
@@ -547,29 +649,129 @@ class Broker:
             session.session_uid.hex(),
             role.name.lower(),
         )
+        self._count_admitted(address, wanted if role is Role.PARTICIPANT else None, now)
+        return self._admission(ticket, home, now, session.settings.title)
+
+    def _throttle_address(self, address: str, now: float) -> None:
+        """An attempt takes a token before any work; one that succeeds gives it back (at
+        the end): the attempt budgets count failures, and a meeting's own joins are
+        bounded by the admitted_* budgets, sized for a full meeting (operators.md §6)."""
+        wait = self.join_per_address.take(address, now)
+        if wait:
+            log.info("joins throttled for address %s", address)
+            raise RateLimited("Too many join attempts from this address; wait a little.", wait)
+        wait = self.admitted_per_address.wait(address, now)
+        if wait:
+            self.join_per_address.give_back(address, now)
+            log.info("admissions throttled for address %s", address)
+            raise RateLimited("Too many joins from this address; wait a little.", wait)
+
+    def _count_admitted(self, address: str, session_id: str | None, now: float) -> None:
+        """A join succeeded: its attempts are given back, it counts as admitted."""
+        given_back = [(self.join_per_address, address)]
+        spent = [(self.admitted_per_address, address)]
+        if session_id is not None:  # a participant (the organizer spent no session budget)
+            given_back.append((self.join_per_session, session_id))
+            spent.append((self.admitted_per_session, session_id))
+        settle(now, given_back, spent)
+
+    def _admission(self, ticket: Ticket, home: Home, now: float, title: str | None) -> Admission:
+        """Sign ``ticket`` for ``home``, fresh from ``now``, and say where to take it."""
+        expires_at = int(now) + limits.TICKET_LIFETIME_SECONDS
+        ticket = structs.replace(
+            ticket, relay=home.relay.name, placement=home.placement, expires_at=expires_at
+        )
         return Admission(
             ticket=sign_ticket(ticket, self._signing_key),
-            member_id=member_id,
-            role=role,
-            session_uid=session.session_uid,
-            relay_url=self.settings.relay_url,
+            member_id=ticket.member_id,
+            role=ticket.role,
+            session_uid=ticket.session_uid,
+            relay_url=home.relay.wss_url,
+            relays=home.relays,
             broker_public_key=self.public_key,
             expires_at=datetime.fromtimestamp(expires_at, UTC),
-            email=email_address,
-            rules=rules,
-            title=session.settings.title,
+            email=ticket.email,
+            rules=ticket.rules,
+            title=title,
         )
 
+    def refresh(
+        self,
+        session_id: str,
+        blob: bytes,
+        timestamp: int,
+        signature: bytes,
+        *,
+        address: str,
+        failed_relay: str | None = None,
+    ) -> Admission:
+        """A fresh ticket for a member of a live session (docs/protocol.md §7.3), proven
+        by the signature of its ticket's own key. Its home is placed again if it is not
+        live any more (the relay that dropped the member, ``failed_relay``, most often)."""
+        now = self.clock()
+        try:  # no database work before the member is proven: a forgery costs a check
+            ticket = verify_ticket(
+                blob, self._signing_key.public_key(), now=now, check_expiry=False
+            )
+            Ed25519PublicKey.from_public_bytes(ticket.ed25519).verify(
+                signature, refresh_message(blob, timestamp)
+            )
+        except (TicketError, InvalidSignature, ValueError):
+            log.info("a refresh from %s did not prove its member", address)
+            raise RefreshRefused(REFRESH_REFUSED) from None
+        # Per member, not per address: reconnecting members do not spend the joins of
+        # everyone behind the same address.
+        wait = self.refresh_per_member.take(f"{ticket.session_uid.hex()}/{ticket.member_id}", now)
+        if wait:
+            log.info("refreshes throttled for member %d", ticket.member_id)
+            raise RateLimited("Too many ticket refreshes; wait a little.", wait)
+        wanted = normalize_session_id(session_id)
+        session = self.store.live_session(wanted) if wanted else None
+        if session is None or session.session_uid != ticket.session_uid:
+            raise RefreshRefused(REFRESH_REFUSED)
+        if abs(timestamp - now) > limits.RELAY_REPORT_CLOCK_SKEW_SECONDS:
+            raise RefreshRefused(STALE_REFRESH)
+        ticket = self._carried_on(ticket)
+        home = self.relays.home(session.session_uid, self.local_relay, failed_relay)
+        if failed_relay is not None and failed_relay == home.relay.name:
+            # Still heard from: the member's own link failed, or the relay died too
+            # recently to be called dead (RELAY_DEAD_SECONDS); it is placed again then.
+            log.info("member %d reports its live home %s failed", ticket.member_id, failed_relay)
+        log.info(
+            "member %d of session %s refreshed its ticket", ticket.member_id,
+            session.session_uid.hex(),
+        )  # fmt: skip
+        return self._admission(ticket, home, now, session.settings.title)
+
+    def _carried_on(self, ticket: Ticket) -> Ticket:
+        """The ticket as the session's hosts have since decided: a removed member gets
+        none, an admitted one waits in no lobby again, a new role holds (the relay
+        reports these; a new home relay knows nothing of the old one's decisions)."""
+        standing = self.store.standing(ticket.session_uid, ticket.member_id)
+        if standing.removed:
+            raise RefreshRefused(REMOVED)
+        role = standing.role or ticket.role
+        rules = ticket.rules
+        if standing.admitted or role is Role.HOST:
+            rules &= ~TicketRule.WAIT_IN_LOBBY
+        # The site policy as it is now (docs/protocol.md §7.3).
+        rules = (rules & ~SITE_RULES) | self.store.policy().ticket_rules
+        return structs.replace(ticket, role=role, rules=rules)
+
     def _session_rules(
-        self, session: SessionInfo, role: Role, email: str | None
+        self, session: SessionInfo, role: Role, email: str | None, policy: SitePolicy
     ) -> tuple[str, TicketRule]:
-        """The session's own rules for one who passed the password check, in order:
-        the e-mail address it asks for, its lock, two parties at most. The normalized
+        """The session's own rules and the site's for one who passed the password
+        check, in order: a password the site requires (a session made before the rule),
+        the e-mail address asked for, the lock, two parties at most. The normalized
         e-mail address ("" if none) and the ticket's rules."""
         settings = session.settings
+        if policy.require_session_password and session.password_hash is None:
+            raise PolicyRefused(NO_SESSION_PASSWORD)
         given = email is not None and bool(email.strip())
         email_address = normalize_email(email) if email is not None and given else None
-        if role is not Role.HOST and settings.require_email and email_address is None:
+        wants_email = settings.require_email or policy.require_attendee_email
+        if role is not Role.HOST and wants_email and email_address is None:
             raise BrokerError(EMAIL_REQUIRED)
         if given and email_address is None:
             raise BrokerError(EMAIL_INVALID)
@@ -584,7 +786,7 @@ class Broker:
             rules |= TicketRule.TWO_PARTY
         if settings.join_before_host:
             rules |= TicketRule.JOIN_BEFORE_HOST
-        return email_address or "", rules
+        return email_address or "", rules | policy.ticket_rules
 
     def end_session(self, organizer: AccountInfo, session_id: str) -> None:
         """End one of ``organizer``'s live sessions. Someone else's session and no
@@ -604,6 +806,46 @@ class Broker:
                 # hear it must not turn the organizer's request into an error.
                 log.exception("on_session_ended failed for %s", session.session_uid.hex())
 
-    def records(self, organizer: AccountInfo, since: datetime | None = None) -> list[EventRecord]:
+    def records(
+        self,
+        organizer: AccountInfo,
+        since: datetime | None = None,
+        where: RecordFilter | None = None,
+    ) -> list[EventRecord]:
         """Event records of ``organizer``'s own sessions."""
-        return self.store.records(since, organizer_id=organizer.id)
+        return self.store.records(since, organizer_id=organizer.id, where=where)
+
+    def all_records(self, admin: AccountInfo, where: RecordFilter) -> list[EventRecord]:
+        """Every event record the filter selects (an administrator's view)."""
+        if not admin.is_admin:
+            raise AdminOnly(ADMIN_ONLY)
+        return self.store.records(where=where)
+
+    def member_summaries(self, admin: AccountInfo, where: RecordFilter) -> list[MemberSummary]:
+        """Per member: joined, left, how long, bytes (an administrator's view)."""
+        if not admin.is_admin:
+            raise AdminOnly(ADMIN_ONLY)
+        return summaries(self.store, where)
+
+
+def summaries(store: Store, where: RecordFilter) -> list[MemberSummary]:
+    """The member summaries the filter selects: members first admitted within its time
+    range (their later leave records count, whenever they came)."""
+    found = store.records(
+        where=RecordFilter(where.session_id, where.organizer, since=where.since),
+        kinds=(RecordKind.JOIN, RecordKind.LEAVE),
+    )
+    return member_summaries(found, where.since, where.until)
+
+
+def _check_member_keys(agreement: bytes, ed25519: bytes) -> None:
+    """A join's two public keys, checked before anything else: a key no leader could
+    seal to would keep the whole session keyless (§6)."""
+    if len(ed25519) != PUBLIC_KEY_BYTES:
+        raise BrokerError("The signing public key must have 32 bytes.")
+    try:
+        check_agreement_key(agreement)
+    except TicketError:
+        raise BrokerError(
+            "The agreement public key is not a valid ML-KEM-768 + X25519 key."
+        ) from None

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Engine,
     Update,
     delete,
-    exists,
     func,
     or_,
     select,
@@ -33,8 +32,17 @@ from sqlalchemy.orm import sessionmaker
 from relaydesk import limits
 from relaydesk.broker import models
 from relaydesk.broker.database import open_database
-from relaydesk.broker.records import EventRecord
-from relaydesk.errors import AccountExists, AccountNotFound, BrokerError, SessionIdTaken
+from relaydesk.broker.policy import SitePolicy
+from relaydesk.broker.records import EventRecord, RecordFilter
+from relaydesk.errors import (
+    AccountExists,
+    AccountNotFound,
+    BrokerError,
+    LastAdministrator,
+    ResetNotFound,
+    ResetState,
+    SessionIdTaken,
+)
 from relaydesk.protocol.messages import Role
 from relaydesk.relay.records import MAX_DETAIL_CHARS, RecordKind, role_name
 
@@ -53,6 +61,7 @@ class AccountInfo:
     disabled: bool
     created_at: datetime
     totp_enabled: bool = False  # two-step login is on (a confirmed TOTP secret)
+    is_admin: bool = False  # a site administrator (the admin API)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +122,53 @@ def check_username(username: str) -> None:
 
 def _account(row: models.Account) -> AccountInfo:
     return AccountInfo(
-        row.id, row.username, row.disabled, row.created_at, row.totp_secret is not None
+        row.id,
+        row.username,
+        row.disabled,
+        row.created_at,
+        row.totp_secret is not None,
+        bool(row.is_admin),
+    )
+
+
+class ResetStatus:
+    """The states of a password reset request (``password_resets.state``)."""
+
+    PENDING = "pending"  # waits for an administrator
+    APPROVED = "approved"  # a code was made; it works until used or expired
+    DENIED = "denied"
+    USED = "used"  # the password was set with it (or with a one-time code)
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordResetInfo:
+    id: int
+    username: str
+    requested_at: datetime
+    requested_from: str  # the client address the request came from
+    state: str  # ResetStatus, with "expired" for a lapsed request or code
+    decided_at: datetime | None
+    decided_by: str | None
+    code_expires_at: datetime | None
+    used_at: datetime | None
+
+
+def _policy(row: models.SitePolicy | None) -> SitePolicy:
+    if row is None:
+        return SitePolicy()
+    return SitePolicy(
+        require_session_password=row.require_session_password,
+        min_account_password_chars=row.min_account_password_chars,
+        min_session_password_chars=row.min_session_password_chars,
+        strong_passwords=row.strong_passwords,
+        all_unlisted=row.all_unlisted,
+        require_attendee_email=row.require_attendee_email,
+        restricted_access=row.restricted_access,
+        disable_sharing=row.disable_sharing,
+        disable_control=row.disable_control,
+        approve_password_resets=row.approve_password_resets,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
     )
 
 
@@ -137,7 +192,7 @@ def _session(row: models.Session) -> SessionInfo:
     )
 
 
-def _record(row: models.EventRecord) -> EventRecord:
+def _record(row: models.EventRecord, organizer: str | None = None) -> EventRecord:
     return EventRecord(
         session_id=row.session_id,
         session_uid=row.session_uid,
@@ -150,7 +205,40 @@ def _record(row: models.EventRecord) -> EventRecord:
         bytes_out=row.bytes_out,
         detail=row.detail,
         email=row.email,
+        organizer=organizer,
     )
+
+
+def _reset_state(row: models.PasswordReset, now: datetime) -> str:
+    if row.state == ResetStatus.APPROVED and (
+        row.code_expires_at is not None and row.code_expires_at <= now
+    ):
+        return "expired"
+    return row.state
+
+
+def _reset(row: models.PasswordReset, username: str, now: datetime) -> PasswordResetInfo:
+    return PasswordResetInfo(
+        id=row.id,
+        username=username,
+        requested_at=row.requested_at,
+        requested_from=row.requested_from,
+        state=_reset_state(row, now),
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+        code_expires_at=row.code_expires_at,
+        used_at=row.used_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the session's relay reported about one member: all a refreshed ticket must
+    carry on to a new home relay, which knows nothing of the old one's decisions."""
+
+    removed: bool = False  # expelled, or refused entry from the lobby: never back
+    admitted: bool = False  # let in from the lobby: waits there no more
+    role: Role | None = None  # the last role a host gave it, if any
 
 
 class Store:
@@ -207,6 +295,31 @@ class Store:
                     delete(models.OrganizerToken).where(models.OrganizerToken.account_id == row.id)
                 )
 
+    def set_admin(self, username: str, admin: bool, *, keep_one: bool = False) -> bool:
+        """Make an account a site administrator, or an organizer only again; whether it
+        changed. With ``keep_one``, LastAdministrator rather than leave the site none."""
+        with self._db.begin() as db:
+            row = self._account_row(db, username)
+            if bool(row.is_admin) == admin:
+                return False
+            if not admin and keep_one:
+                admins = db.scalar(
+                    select(func.count())
+                    .select_from(models.Account)
+                    .where(models.Account.is_admin.is_(True), models.Account.disabled.is_(False))
+                )
+                if int(admins or 0) <= 1:
+                    raise LastAdministrator(
+                        f"{username} is the site's last administrator; make another one first"
+                    )
+            row.is_admin = admin
+            return True
+
+    def account_by_id(self, account_id: int) -> AccountInfo | None:
+        with self._db.begin() as db:
+            row = db.get(models.Account, account_id)
+            return None if row is None else _account(row)
+
     def _account_row(self, db: DbSession, username: str) -> models.Account:
         row = db.scalar(select(models.Account).where(models.Account.username == username))
         if row is None:
@@ -220,6 +333,188 @@ class Store:
                 .where(models.Account.id == account_id)
                 .values(password_hash=password_hash)
             )
+
+    # The site policy (one row; broker/policy.py) --------------------------------------
+
+    def policy(self) -> SitePolicy:
+        with self._db.begin() as db:
+            return _policy(db.get(models.SitePolicy, models.SITE_POLICY_ROW))
+
+    def set_policy(self, policy: SitePolicy, by: str) -> SitePolicy:
+        """Store ``policy`` as the site's, changed by administrator ``by`` now."""
+        with self._db.begin() as db:
+            row = db.get(models.SitePolicy, models.SITE_POLICY_ROW)
+            if row is None:  # the migration made it; a database emptied by hand did not
+                row = models.SitePolicy(id=models.SITE_POLICY_ROW)
+                db.add(row)
+            for name, value in policy.rules().items():
+                setattr(row, name, value)
+            row.updated_at = self.now()
+            row.updated_by = by
+            db.flush()
+            return _policy(row)
+
+    def change_policy(self, changes: dict[str, object], by: str) -> SitePolicy:
+        """Change the rules named in ``changes`` (BrokerError for a bad one), the others
+        as they are in the database: read and written in one transaction, so that two
+        administrators changing different rules at once lose neither change."""
+        with self._db.begin() as db:
+            row = db.get(models.SitePolicy, models.SITE_POLICY_ROW, with_for_update=True)
+            changed = _policy(row).changed(changes)
+            if row is None:
+                row = models.SitePolicy(id=models.SITE_POLICY_ROW)
+                db.add(row)
+            for name, value in changed.rules().items():
+                setattr(row, name, value)
+            row.updated_at = self.now()
+            row.updated_by = by
+            db.flush()
+            return _policy(row)
+
+    # Password reset requests (docs/operators.md "Password resets") --------------------
+
+    def add_password_reset(self, username: str, address: str) -> bool:
+        """A pending request for ``username``'s account, unless it has none (or is
+        disabled), a request of it waits already, or MAX_PENDING_RESETS wait in all.
+        Whether one was added (never told to the one asking)."""
+        now = self.now()
+        with self._db.begin() as db:
+            account = db.scalar(select(models.Account).where(models.Account.username == username))
+            if account is None or account.disabled:
+                return False
+            self._lapse_resets(db, now)
+            waiting = db.scalar(
+                select(func.count())
+                .select_from(models.PasswordReset)
+                .where(models.PasswordReset.state == ResetStatus.PENDING)
+            )
+            mine = db.scalar(
+                select(models.PasswordReset.id).where(
+                    models.PasswordReset.account_id == account.id,
+                    models.PasswordReset.state == ResetStatus.PENDING,
+                )
+            )
+            if mine is not None or int(waiting or 0) >= limits.MAX_PENDING_RESETS:
+                return False
+            db.add(
+                models.PasswordReset(
+                    account_id=account.id,
+                    requested_at=now,
+                    requested_from=address[: models.MAX_ADDRESS_CHARS],
+                    state=ResetStatus.PENDING,
+                )
+            )
+            return True
+
+    def _lapse_resets(self, db: DbSession, now: datetime) -> None:
+        """Undecided requests older than RESET_REQUEST_LIFETIME_SECONDS lapse (denied,
+        by nobody), so that one forgotten request never blocks a new one."""
+        oldest = datetime.fromtimestamp(
+            now.timestamp() - limits.RESET_REQUEST_LIFETIME_SECONDS, UTC
+        )
+        db.execute(
+            update(models.PasswordReset)
+            .where(
+                models.PasswordReset.state == ResetStatus.PENDING,
+                models.PasswordReset.requested_at < oldest,
+            )
+            .values(state=ResetStatus.DENIED, decided_at=now, decided_by=None)
+        )
+
+    def password_resets(self, everything: bool = False) -> list[PasswordResetInfo]:
+        """Requests waiting for a decision, oldest first; ``everything``: all of them."""
+        now = self.now()
+        query = (
+            select(models.PasswordReset, models.Account.username)
+            .join(models.Account, models.Account.id == models.PasswordReset.account_id)
+            .order_by(models.PasswordReset.requested_at, models.PasswordReset.id)
+        )
+        if not everything:
+            query = query.where(models.PasswordReset.state == ResetStatus.PENDING)
+        with self._db.begin() as db:
+            self._lapse_resets(db, now)
+            return [_reset(row, username, now) for row, username in db.execute(query)]
+
+    def decide_password_reset(
+        self,
+        reset_id: int,
+        by: str,
+        *,
+        code_hash: str | None,
+        code_expires_at: datetime | None = None,
+    ) -> PasswordResetInfo:
+        """Approve a pending request (with its code's hash) or deny it (``code_hash``
+        None). ResetNotFound, or ResetState if it is no longer pending."""
+        now = self.now()
+        with self._db.begin() as db:
+            self._lapse_resets(db, now)
+            found = db.execute(
+                select(models.PasswordReset, models.Account.username)
+                .join(models.Account, models.Account.id == models.PasswordReset.account_id)
+                .where(models.PasswordReset.id == reset_id)
+            ).first()
+            if found is None:
+                raise ResetNotFound(f"no password reset request has the id {reset_id}")
+            row, username = found
+            if row.state != ResetStatus.PENDING:
+                raise ResetState(f"request {reset_id} is {_reset_state(row, now)} already")
+            row.state = ResetStatus.APPROVED if code_hash is not None else ResetStatus.DENIED
+            row.decided_at, row.decided_by = now, by
+            row.code_hash, row.code_expires_at = code_hash, code_expires_at
+            db.flush()
+            return _reset(row, username, now)
+
+    def reset_password_with_code(
+        self, username: str, code_hash: str, password_hash: str
+    ) -> AccountInfo | None:
+        """Spend an approved, unexpired reset code of ``username``'s account: the new
+        password is set and every login of the account ends, in one transaction. None if
+        no such code (wrong, used, expired, another account's)."""
+        now = self.now()
+        with self._db.begin() as db:
+            account = db.scalar(select(models.Account).where(models.Account.username == username))
+            if account is None or account.disabled:
+                return None
+            spent = _changed(
+                db,
+                update(models.PasswordReset)
+                .where(
+                    models.PasswordReset.account_id == account.id,
+                    models.PasswordReset.state == ResetStatus.APPROVED,
+                    models.PasswordReset.code_hash == code_hash,
+                    models.PasswordReset.code_expires_at > now,
+                )
+                .values(state=ResetStatus.USED, used_at=now),
+            )
+            if spent != 1:
+                return None
+            self._new_password(db, account, password_hash, now)
+            return _account(account)
+
+    def reset_password(self, account_id: int, password_hash: str) -> None:
+        """Set a new password (its owner proved itself otherwise: a one-time code):
+        every login of the account ends and its waiting requests are settled."""
+        now = self.now()
+        with self._db.begin() as db:
+            account = db.get(models.Account, account_id)
+            if account is not None:
+                self._new_password(db, account, password_hash, now)
+
+    def _new_password(
+        self, db: DbSession, account: models.Account, password_hash: str, now: datetime
+    ) -> None:
+        account.password_hash = password_hash
+        db.execute(
+            delete(models.OrganizerToken).where(models.OrganizerToken.account_id == account.id)
+        )
+        db.execute(
+            update(models.PasswordReset)
+            .where(
+                models.PasswordReset.account_id == account.id,
+                models.PasswordReset.state.in_((ResetStatus.PENDING, ResetStatus.APPROVED)),
+            )
+            .values(state=ResetStatus.USED, used_at=now)
+        )
 
     # Two-step login (TOTP secrets; only the SHA-256 of recovery codes) ----------------
 
@@ -478,22 +773,63 @@ class Store:
     # Records --------------------------------------------------------------------------
 
     def records(
-        self, since: datetime | None = None, organizer_id: int | None = None
+        self,
+        since: datetime | None = None,
+        organizer_id: int | None = None,
+        *,
+        where: RecordFilter | None = None,
+        kinds: tuple[RecordKind, ...] = (),
     ) -> list[EventRecord]:
-        """Records at or after ``since``, oldest first; only the sessions of
-        ``organizer_id`` if given."""
-        query = select(models.EventRecord).order_by(models.EventRecord.at, models.EventRecord.id)
+        """Records oldest first, each with its session's organizer: at or after
+        ``since``; only the sessions of ``organizer_id`` if given; and as ``where``
+        narrows them (session ID, organizer's username, from, to); only ``kinds``."""
+        where = where or RecordFilter()
+        since = since or where.since
+        query = (
+            select(models.EventRecord, models.Account.username)
+            .outerjoin(models.Session, models.Session.session_uid == models.EventRecord.session_uid)
+            .outerjoin(models.Account, models.Account.id == models.Session.organizer_id)
+            .order_by(models.EventRecord.at, models.EventRecord.id)
+        )
         if since is not None:
             query = query.where(models.EventRecord.at >= since)
+        if where.until is not None:
+            query = query.where(models.EventRecord.at < where.until)
+        if where.session_id is not None:
+            query = query.where(models.EventRecord.session_id == where.session_id)
+        if where.organizer is not None:
+            query = query.where(models.Account.username == where.organizer)
         if organizer_id is not None:
-            query = query.where(
-                exists().where(
-                    models.Session.session_uid == models.EventRecord.session_uid,
-                    models.Session.organizer_id == organizer_id,
-                )
-            )
+            query = query.where(models.Session.organizer_id == organizer_id)
+        if kinds:
+            query = query.where(models.EventRecord.kind.in_([kind.value for kind in kinds]))
         with self._db.begin() as db:
-            return [_record(row) for row in db.scalars(query)]
+            return [_record(row, organizer) for row, organizer in db.execute(query)]
+
+    def standing(self, session_uid: bytes, member_id: int) -> Standing:
+        """The member's standing from the records of its session, oldest first."""
+        kinds = (RecordKind.EXPEL.value, RecordKind.ADMIT.value, RecordKind.ROLE.value)
+        query = (
+            select(models.EventRecord.kind, models.EventRecord.detail)
+            .where(
+                models.EventRecord.session_uid == session_uid,
+                models.EventRecord.member_id == member_id,
+                models.EventRecord.kind.in_(kinds),
+            )
+            .order_by(models.EventRecord.at, models.EventRecord.id)
+        )
+        removed = admitted = False
+        role: Role | None = None
+        with self._db.begin() as db:
+            for kind, detail in db.execute(query):
+                fields = dict(part.split("=", 1) for part in (detail or "").split() if "=" in part)
+                if kind == RecordKind.EXPEL.value or fields.get("result") == "refused":
+                    removed = True
+                elif kind == RecordKind.ADMIT.value:
+                    admitted = True
+                elif fields.get("role", "").upper() in Role.__members__:
+                    role = Role[fields["role"].upper()]
+        return Standing(removed, admitted, role)
 
     def _session_by_uid(
         self, db: DbSession, session_uid: bytes, event: str

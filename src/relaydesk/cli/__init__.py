@@ -13,7 +13,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from relaydesk.cli import admin, client, demo, server  # noqa: PLC0415 - each registers
+    from relaydesk.cli import admin, broker, client, demo, recording, relay, server  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="relaydesk",
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"relaydesk {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (server, admin, client, demo):
+    for module in (server, broker, relay, admin, client, recording, demo):
         module.add_commands(commands)
     return parser
 

@@ -11,17 +11,32 @@ import re
 import signal
 import ssl
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from relaydesk import limits
-from relaydesk.client.api import BrokerApi, SessionSettings, needs_one_time_code
-from relaydesk.client.member import Member, Received, Rejected
+from relaydesk.client.api import (
+    ACCOUNT_NEEDED_MARK,
+    BrokerApi,
+    JoinResult,
+    SessionSettings,
+    broker_refresher,
+    needs_one_time_code,
+)
+from relaydesk.client.member import Member, Received, Reconnected, Rejected
 from relaydesk.client.profile import Profile, ServerEntry, server_key
 from relaydesk.client.trust import Ask, trust_server
-from relaydesk.errors import ApiError, ClientError, RelayClosed, RelaydeskError, TileError
+from relaydesk.errors import (
+    ApiError,
+    ClientError,
+    CloseCode,
+    RelayClosed,
+    RelaydeskError,
+    TileError,
+)
 from relaydesk.protocol.frames import EVERYONE, Header
 from relaydesk.protocol.keys import MemberKeys
 from relaydesk.protocol.messages import (
@@ -43,6 +58,7 @@ from relaydesk.protocol.messages import (
     Notes,
     Permissions,
     PresenterRequest,
+    Recording,
     Refresh,
     Revoke,
     Role,
@@ -50,13 +66,19 @@ from relaydesk.protocol.messages import (
     Roster,
     ScreenUpdate,
     ShareState,
+    VideoFrame,
+    VideoLayers,
     Waiting,
     WaitReason,
 )
+from relaydesk.protocol.session import SHARING_OFF
+from relaydesk.protocol.tickets import TicketRule
 
 if TYPE_CHECKING:  # imported where used: numpy, Pillow and Xlib slow every command's start
     from relaydesk.agent.presenter import Presenter
     from relaydesk.cli.console import Console
+    from relaydesk.cli.files import FileDesk
+    from relaydesk.client.recording import SessionRecorder
     from relaydesk.screen.drawings import Drawings
     from relaydesk.screen.framebuffer import FrameBuffer
 
@@ -92,9 +114,16 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         type=Path,
         help="a text file of your notes: sent to everyone when you end the session",
     )
+    start.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="record the session to FILE (a new file; everyone is told): see /record",
+    )
     _session_options(start)
     _connection_options(start)
     _file_options(start)
+    _log_options(start)
     start.set_defaults(handler=lambda a: asyncio.run(run_start(a)))
 
     join = commands.add_parser("join", help="join a session and view the shared screen")
@@ -107,7 +136,29 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
     join.add_argument("--duration", type=float, help="leave after this many seconds")
     _connection_options(join)
     _file_options(join)
+    _log_options(join)
     join.set_defaults(handler=lambda a: asyncio.run(run_join(a)))
+
+    reset = commands.add_parser(
+        "password-reset",
+        help="forgot your organizer password? ask for a reset, then set a new one",
+        description="Without --code: ask the server's administrator for a password reset "
+        "(the answer is the same whether or not the account exists). With --code: set a "
+        "new password with the reset code your administrator gave you, or, where the "
+        "server allows it, a one-time code of your two-step login.",
+    )
+    reset.add_argument("server", help="the server's address, https://HOST:PORT")
+    reset.add_argument("username")
+    reset.add_argument(
+        "--code", action="store_true", help="you have a code: set the new password now"
+    )
+    reset.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="with --code: read the code, then the new password, from standard input",
+    )
+    _connection_options(reset)
+    reset.set_defaults(handler=lambda a: asyncio.run(run_password_reset(a)))
 
 
 def _session_options(parser: argparse.ArgumentParser) -> None:
@@ -141,6 +192,26 @@ def _file_options(parser: argparse.ArgumentParser) -> None:
         help="where files others send you are kept, once you accept each (default: your "
         "Downloads folder)",
     )
+
+
+def _log_options(parser: argparse.ArgumentParser) -> None:
+    """The client's own session log (docs/meetings.md, "Session log")."""
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        help="where the session log goes when it ends: a .txt per session and one row in "
+        "relaydesk-sessions.csv (default: $RELAYDESK_LOG_DIR, else session-logs in your "
+        "user data folder)",
+    )
+    parser.add_argument("--no-session-log", action="store_true", help="write no session log")
+
+
+def _log_dir(args: argparse.Namespace) -> Path | None:
+    from relaydesk.client.session_log import default_log_dir  # noqa: PLC0415
+
+    if args.no_session_log:
+        return None
+    return args.log_dir or default_log_dir()
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:
@@ -218,6 +289,13 @@ async def run_start(args: argparse.Namespace) -> int:
     url, entry = _logged_in_server(profile, args.server)
     context = trust_server(url, profile, args.fingerprint, _ask())
     password = _secret(True, "") if args.password_stdin else None
+    async with BrokerApi(url, context) as api:
+        policy = await api.policy()
+    if policy.get("require_session_password") and not password:
+        raise ClientError(
+            "this server requires a password for every session (its site policy): give "
+            "one with --password-stdin"
+        )
     notes = _read_notes(args.notes)
     settings = SessionSettings(
         title=args.title,
@@ -230,7 +308,8 @@ async def run_start(args: argparse.Namespace) -> int:
     await host_session(
         url, context, entry.token, args.name or entry.username, args.id, password,
         os.environ.get("DISPLAY"), snapshot=args.snapshot, settings=settings,
-        downloads=args.downloads, notes=notes,
+        downloads=args.downloads, notes=notes, record=args.record, profile=profile,
+        log_dir=_log_dir(args), sharing=not policy.get("disable_sharing"),
     )  # fmt: skip
     return 0
 
@@ -261,18 +340,24 @@ async def host_session(
     settings: SessionSettings | None = None,
     downloads: Path | None = None,
     notes: str = "",
+    record: Path | None = None,
+    profile: Profile | None = None,
+    log_dir: Path | None = None,
+    sharing: bool = True,
 ) -> None:
     """Create a session, join it as its host and share ``display`` until interrupted;
     then end the session for everyone (``notes`` first, if any, to everyone).
-    ``join_hint`` is shown with ``{invite}`` filled."""
+    ``join_hint`` is shown with ``{invite}`` filled. ``record``: a file to record the
+    session to, from the start (``profile``'s recording key signs it). Without
+    ``sharing`` (the site policy turned desktop sharing off) no screen is needed or
+    shared. With ``log_dir``, the session log is written there at the end."""
     from relaydesk.agent.presenter import Presenter  # noqa: PLC0415 - needs a display
-    from relaydesk.cli.console import Console  # noqa: PLC0415
-    from relaydesk.cli.files import FileDesk, default_downloads  # noqa: PLC0415 - rich
     from relaydesk.screen.capture import ScreenCapture  # noqa: PLC0415
     from relaydesk.screen.drawings import Drawings  # noqa: PLC0415
     from relaydesk.screen.framebuffer import FrameBuffer  # noqa: PLC0415
 
-    ScreenCapture(display).close()  # no session at all if the screen cannot be opened
+    if sharing:
+        ScreenCapture(display).close()  # no session at all if the screen cannot be opened
     async with BrokerApi(url, context, token) as api:
         created = await api.create_session(
             session_id, password or None, settings or SessionSettings()
@@ -283,18 +368,27 @@ async def host_session(
             say(join_hint.format(invite=created.invite_url))
         keys = MemberKeys.generate(os.urandom)
         joined = await api.join(
-            created.session_id, name, keys.x25519_public, keys.ed25519_public, password
+            created.session_id, name, keys.agreement_public, keys.ed25519_public, password
         )
-        member = Member(joined, keys, context)
+        refresher = broker_refresher(url, context, created.session_id, keys.signing)
+        member = Member(joined, keys, context, refresher=refresher)
         presenter = Presenter(member, lambda: ScreenCapture(display), display=display)
-        console = Console(member, display, say, presenter)
-        files = FileDesk(member, downloads or default_downloads(), console.ask, say)
-        console.files = files
-        console.notes = notes
+        if record is not None and record.exists():
+            raise ClientError(f"{record} exists: a recording never replaces a file")
+        console, files, recorder = _console(
+            member, created.session_id, name, display, presenter, downloads, profile
+        )
+        console.notes, console.record_first = notes, record
         picture = FrameBuffer()  # when someone else presents, the host watches too
         drawings = Drawings()
+        started = None
         try:
             await member.connect()
+            started = _utc_now()
+            say(f"Connected to {member.link_description}.")
+            if TicketRule.NO_SHARING in member.site_rules:
+                say(f"* {SHARING_OFF[0].upper()}{SHARING_OFF[1:]}: nobody presents a screen "
+                    "in this session; chat, files and the rest work.")  # fmt: skip
             await _until_interrupted(
                 _member_loop(member, console, presenter, picture, host=True, drawings=drawings),
                 presenter.run(),
@@ -303,6 +397,7 @@ async def host_session(
         finally:
             console.close_control()
             files.close()
+            recorder.close()
             _write_snapshot(picture, snapshot, drawings, presenter)
             if notes:
                 with contextlib.suppress(RelaydeskError):
@@ -310,12 +405,90 @@ async def host_session(
             with contextlib.suppress(ClientError):
                 await api.end_session(created.session_id)
             await member.close()
+            if started is not None and log_dir is not None:
+                _session_log(url, created.session_id, created.settings.title, name, member,
+                             started, log_dir)  # fmt: skip
     say("The session has ended.")
 
 
+def _console(
+    member: Member,
+    session_id: str,
+    name: str,
+    display: str | None,
+    presenter: Presenter | None,
+    downloads: Path | None,
+    profile: Profile | None,
+) -> tuple[Console, FileDesk, SessionRecorder]:
+    """The terminal side of a member: its console, with the files it sends and receives
+    (into ``downloads``) and what records the session if it is asked to."""
+    from relaydesk.cli.console import Console  # noqa: PLC0415
+    from relaydesk.cli.files import FileDesk, default_downloads  # noqa: PLC0415 - rich
+
+    console = Console(member, display, say, presenter)
+    files = FileDesk(member, downloads or default_downloads(), console.ask, say)
+    recorder = _recorder(member, session_id, name, profile, presenter)
+    console.files, console.recorder = files, recorder
+    return console, files, recorder
+
+
+def _recorder(
+    member: Member,
+    session_id: str,
+    name: str,
+    profile: Profile | None,
+    presenter: Presenter | None,
+) -> SessionRecorder:
+    """What /record uses: the profile's recording key (made on first use) signs."""
+    from relaydesk.client.recording import SessionRecorder  # noqa: PLC0415
+
+    keyframe = presenter.keyframe_next if presenter is not None else None
+    key = (profile or Profile()).recorder_key  # made when a recording first starts
+    return SessionRecorder(member, session_id, name, key, say, keyframe)
+
+
+def _recording_line(console: Console, notice: Recording) -> str:
+    """`* NAME started recording this session` / stopped, as every member is told."""
+    who = console.recorder_name(notice.member_id)
+    who = "You" if who == "you" else who
+    if notice.active:
+        return f"* {who} started recording this session"
+    return f"* {who} stopped recording"
+
+
+async def _host_is_in(member: Member, console: Console) -> None:
+    """The host's roster came: it presents (unless the site policy turned sharing off),
+    and records if it was told to start so."""
+    if TicketRule.NO_SHARING not in member.site_rules:
+        await member.send(PresenterRequest(member.member_id))
+    if console.record_first is not None:  # start --record FILE
+        path, console.record_first = console.record_first, None
+        await console.record(str(path))
+
+
+async def _recording_notice(console: Console, notice: Recording) -> None:
+    say(_recording_line(console, notice))
+    if console.recorder is not None:
+        await console.recorder.announced(notice)
+
+
+def _error_line(error: Error) -> str:
+    """The relay's refusal as the person reads it (docs/protocol.md §9)."""
+    if error.code == CloseCode.SITE_POLICY:
+        return f"! Refused by the server's policy: {error.text}"
+    return f"! {error.text}"
+
+
 def _meeting_news(member: Member, console: Console, message: AnyMessage) -> str | None:
-    """What the person is told of the lobby, members, roles and the lock."""
+    """What the person is told of the lobby, members, roles, the lock, consent asked
+    and answered, and the relay's refusals."""
     match message:
+        case ConsentOutcome(kind, asked_by, subject, result):
+            what = "to present" if kind is ConsentKind.PRESENT else "for remote control"
+            return (f"{console.name(asked_by)} asked {console.name(subject)} {what}: "
+                    f"{result.name.lower().replace('_', ' ')}")  # fmt: skip
+        case Error() as error:
+            return _error_line(error)
         case Waiting(entry, reason) if entry.member_id == member.member_id:
             return WAITING_TEXT[reason]
         case Waiting(entry, reason):
@@ -323,8 +496,9 @@ def _meeting_news(member: Member, console: Console, message: AnyMessage) -> str 
         case Admit(member_id, admitted) if member_id != member.member_id:
             outcome = "let in" if admitted else "turned away"
             return f"* {console.name(member_id)} was {outcome} by a host"
-        case Roster():
-            return f"You are in: {len(member.roles)} in the session (/who lists them)."
+        case Roster(recording=recorder):
+            being = f" Recording by {console.recorder_name(recorder)}." if recorder else ""
+            return f"You are in: {len(member.roles)} in the session (/who lists them).{being}"
         case MemberJoined(entry):
             return f"+ {member.names.get(entry.member_id, '?')} joined"
         case MemberLeft(member_id, reason):
@@ -339,6 +513,10 @@ def _meeting_news(member: Member, console: Console, message: AnyMessage) -> str 
             return "* The session is unlocked."
         case Permissions() as permissions:
             return "* " + _permissions_line(console, permissions)
+        case Recording() as notice:
+            return _recording_line(console, notice)
+        case Error(_, text):
+            return f"! {text}"
         case _:
             return None
 
@@ -381,10 +559,10 @@ def _waiting_line(member: Member, member_id: int, reason: WaitReason) -> str:
     return f"* {ticket.display_name}{email} is waiting in the lobby"
 
 
-def _show_chat(member: Member, header: Header, text: str) -> None:
+def _show_chat(member: Member, header: Header, line: Chat) -> None:
     name = member.names.get(header.sender, f"member {header.sender}")
-    private = " (privately)" if header.target != EVERYONE else ""
-    say(f"[chat] {name}{private}: {text}")
+    private = " (privately)" if header.target != EVERYONE and not line.to_everyone else ""
+    say(f"[chat] {name}{private}: {line.text}")
 
 
 async def _drawings_first(
@@ -474,8 +652,6 @@ def parse_target(target: str, server: str | None, profile: Profile) -> tuple[str
 
 async def run_join(args: argparse.Namespace) -> int:
     from relaydesk.agent.presenter import Presenter  # noqa: PLC0415 - numpy, Pillow, Xlib
-    from relaydesk.cli.console import Console  # noqa: PLC0415
-    from relaydesk.cli.files import FileDesk, default_downloads  # noqa: PLC0415 - rich
     from relaydesk.screen.capture import ScreenCapture  # noqa: PLC0415
     from relaydesk.screen.drawings import Drawings  # noqa: PLC0415
     from relaydesk.screen.framebuffer import FrameBuffer  # noqa: PLC0415
@@ -486,24 +662,29 @@ async def run_join(args: argparse.Namespace) -> int:
     password = _secret(True, "") if args.password_stdin else None
     name = args.name or getpass.getuser()
     keys = MemberKeys.generate(os.urandom)
-    async with BrokerApi(url, context) as api:
-        joined = await api.join(
-            session_id, name, keys.x25519_public, keys.ed25519_public, password, email=args.email
-        )
+    joined = await _join_with_account_if_needed(
+        url, context, profile, session_id, name, keys, password, args.email
+    )
     title = f" ({joined.title})" if joined.title else ""
     say(f"Joined session {format_session_id(session_id)}{title} as {name}.")
-    member = Member(joined, keys, context)
+    member = Member(
+        joined, keys, context, refresher=broker_refresher(url, context, session_id, keys.signing)
+    )
     picture = FrameBuffer()
     display = os.environ.get("DISPLAY") or None
     presenter = (
         Presenter(member, lambda: ScreenCapture(display), display=display) if display else None
     )
-    console = Console(member, display, say, presenter)
-    files = FileDesk(member, args.downloads or default_downloads(), console.ask, say)
-    console.files = files
+    # Made a host later, this member may record too (its profile's key signs).
+    console, files, recorder = _console(
+        member, session_id, name, display, presenter, args.downloads, profile
+    )
     drawings = Drawings()
+    started = None
     try:
         await member.connect()
+        started = _utc_now()
+        say(f"Connected to {member.link_description}.")
         job = _member_loop(member, console, presenter, picture, host=False, drawings=drawings)
         if args.duration is not None:
             job = _for_at_most(job, args.duration)
@@ -514,9 +695,116 @@ async def run_join(args: argparse.Namespace) -> int:
     finally:
         console.close_control()
         files.close()
+        recorder.close()
         # Before any await: a presenter's own picture goes when its task is cancelled.
         _write_snapshot(picture, args.snapshot, drawings, presenter)
         await member.close()
+        log_dir = _log_dir(args)
+        if started is not None and log_dir is not None:
+            _session_log(url, session_id, joined.title, name, member, started, log_dir)
+    return 0
+
+
+async def _join_with_account_if_needed(
+    url: str,
+    context: ssl.SSLContext,
+    profile: Profile,
+    session_id: str,
+    name: str,
+    keys: MemberKeys,
+    password: str | None,
+    email: str | None,
+) -> JoinResult:
+    """Join as anyone; where the site admits only people with an account, again with
+    this profile's login to the server (``relaydesk login``), if it has one."""
+    try:
+        async with BrokerApi(url, context) as api:
+            return await api.join(
+                session_id, name, keys.agreement_public, keys.ed25519_public, password, email=email
+            )
+    except ApiError as error:
+        if error.status != 401 or ACCOUNT_NEEDED_MARK not in error.detail:
+            raise
+        entry = profile.get(url)
+        if entry is None or not entry.token:
+            raise ClientError(
+                "this server admits only people with an account (its site policy): log in "
+                f"first with relaydesk login {url} USERNAME, then join again"
+            ) from None
+    async with BrokerApi(url, context, entry.token) as api:
+        try:
+            return await api.join(
+                session_id, name, keys.agreement_public, keys.ed25519_public, password, email=email
+            )
+        except ApiError as error:
+            if error.status == 401:
+                raise ClientError(
+                    f"{error.detail} Your login to {url} is needed to join here: run "
+                    "relaydesk login again."
+                ) from None
+            raise
+
+
+def _utc_now() -> Any:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.now(UTC)
+
+
+def _session_log(
+    url: str,
+    session_id: str,
+    title: str | None,
+    name: str,
+    member: Member,
+    started: Any,
+    directory: Path,
+) -> None:
+    """Write the session log (client/session_log.py) and say where; a log that cannot
+    be written is said, and the session's end goes on."""
+    from relaydesk.client.session_log import SessionLog, write_session_log  # noqa: PLC0415
+
+    others = [n for m, n in sorted(member.names.items()) if m != member.member_id]
+    log = SessionLog(
+        server=url,
+        session_id=session_id,
+        title=title,
+        display_name=name,
+        role="host" if member.is_host else "participant",
+        member_id=member.member_id,
+        people=(name, *others),
+        started_at=started,
+        ended_at=_utc_now(),
+        bytes_sent=member.bytes_sent,
+        bytes_received=member.bytes_received,
+    )
+    try:
+        text_path, csv_path = write_session_log(log, directory)
+    except ClientError as error:
+        say(f"! {error}")
+        return
+    say(f"Session log: {text_path} (and a row in {csv_path})")
+
+
+# password-reset ----------------------------------------------------------------------
+
+
+async def run_password_reset(args: argparse.Namespace) -> int:
+    profile = Profile(args.config_dir)
+    context = trust_server(args.server, profile, args.fingerprint, _ask())
+    async with BrokerApi(server_key(args.server), context) as api:
+        if not args.code:
+            say(await api.ask_password_reset(args.username))
+            say(f"Once you have the code: relaydesk password-reset {server_key(args.server)} "
+                f"{args.username} --code")  # fmt: skip
+            return 0
+        code = _secret(args.password_stdin, "Reset code (or one-time code): ").strip()
+        password = _secret(args.password_stdin, "New password: ")
+        if not args.password_stdin and getpass.getpass("The same password again: ") != password:
+            raise ClientError("the two passwords differ; nothing changed")
+        await api.reset_password(args.username, code, password)
+    say(f"Your password was changed and your logins ended. Log in again with: relaydesk login "
+        f"{server_key(args.server)} {args.username}")  # fmt: skip
     return 0
 
 
@@ -565,10 +853,73 @@ async def _show(member: Member, picture: FrameBuffer, update: ScreenUpdate) -> b
     return True
 
 
+class _ScreenView:
+    """Shows the presenter's screen updates and video frames. A bad video frame, or a
+    base layer that lost its chain, asks for a keyframe (REFRESH), at most every
+    ``VIDEO_REFRESH_MIN_SECONDS``."""
+
+    def __init__(self, console: Console) -> None:
+        from relaydesk.screen.video import LayerChoice  # noqa: PLC0415 - PyAV, when viewing
+
+        self.console = console
+        self.showing: int | None = None  # whose screen the picture shows
+        self._asked = -float("inf")
+        self._choice = LayerChoice()
+        self._choice_for = 0  # the presenter whose clock the choice knows
+
+    async def show(
+        self, member: Member, picture: FrameBuffer, sender: int, shown: ScreenUpdate | VideoFrame
+    ) -> None:
+        if isinstance(shown, VideoFrame):
+            await self.video(member, picture, shown)
+        elif await _show(member, picture, shown) and self.showing != sender:
+            self.showing = sender  # the first picture of this presenter
+            name = self.console.name(sender)
+            say(f"Showing {name}'s screen, {shown.width}x{shown.height}.")
+
+    async def video(self, member: Member, picture: FrameBuffer, frame: VideoFrame) -> None:
+        if not picture.ready:
+            return  # the relay sends none before the first picture; another presenter's
+        await self._pace(member, frame)
+        try:
+            picture.apply_video(frame)
+        except TileError as error:
+            await self._ask(member, f"bad video frame ({error})")
+            return
+        if picture.video_lost:
+            await self._ask(member, "video frames were lost")
+
+    async def _pace(self, member: Member, frame: VideoFrame) -> None:
+        """Frames coming late: layer 0 alone until they come on time (VIDEO_LAYERS)."""
+        from relaydesk.screen.video import LayerChoice  # noqa: PLC0415
+
+        if member.presenter != self._choice_for:  # another presenter, another clock
+            if self._choice.layers < limits.VIDEO_LAYERS:
+                await member.send(VideoLayers(limits.VIDEO_LAYERS))
+            self._choice, self._choice_for = LayerChoice(), member.presenter or 0
+        layers = self._choice.observe(frame.sent_at, time.monotonic())
+        if layers is not None:
+            await member.send(VideoLayers(layers))
+
+    async def _ask(self, member: Member, why: str) -> None:
+        now = time.monotonic()
+        if now - self._asked < limits.VIDEO_REFRESH_MIN_SECONDS:
+            return
+        self._asked = now
+        say(f"! {why}; asking for a keyframe")
+        await member.send(Refresh(0))
+
+
 async def _files_first(member: Member, console: Console) -> AsyncIterator[Received | Rejected]:
-    """What arrives; file messages go to the console's files (cli/files.py) and no further."""
+    """What arrives; file messages go to the console's files (cli/files.py) and no further.
+    A reconnect is told here, and open transfers wait for the new roster."""
     async for item in member.messages():
         files = console.files
+        if isinstance(item, Reconnected):
+            say(f"Reconnected to {item.description}.")
+            if files:
+                files.transfers.link_lost()
+            continue
         if isinstance(item, Received) and files and await files.handle(item.header, item.message):
             continue
         yield item
@@ -584,8 +935,8 @@ async def _member_loop(
 ) -> None:
     """Everything that arrives, shown to the person or acted on, until the session ends."""
     code = None
-    showing: int | None = None  # whose screen the picture shows
     prompts: set[asyncio.Task[None]] = set()  # open consent questions
+    screen = _ScreenView(console)
     async for item in _drawings_first(_files_first(member, console), console, drawings):
         if isinstance(item, Rejected):
             say(f"! dropped a frame from {console.name(item.header.sender)}: {item.error}")
@@ -594,18 +945,17 @@ async def _member_loop(
         header, message = item.header, item.message
         match message:
             case Roster() if host:
-                await member.send(PresenterRequest(member.member_id))
+                await _host_is_in(member, console)
+            case Recording() as notice:
+                await _recording_notice(console, notice)
             case Refresh(member_id) if presenter is not None:
                 presenter.want_refresh(member_id)
-            case Chat(text):
-                _show_chat(member, header, text)
-            case ScreenUpdate() as update if picture is not None and header.sender == (
-                member.presenter
+            case Chat() as line:
+                _show_chat(member, header, line)
+            case ScreenUpdate() | VideoFrame() as shown if picture is not None and (
+                header.sender == member.presenter
             ):
-                if await _show(member, picture, update) and showing != header.sender:
-                    showing = header.sender  # the first picture of this presenter
-                    name = console.name(header.sender)
-                    say(f"Showing {name}'s screen, {update.width}x{update.height}.")
+                await screen.show(member, picture, header.sender, shown)
             case ShareState() as state if header.sender == member.presenter:
                 console.share_state(header.sender, state)
             case InputEvent() as event:
@@ -614,12 +964,9 @@ async def _member_loop(
                 task = asyncio.ensure_future(console.consent(prompt))
                 prompts.add(task)
                 task.add_done_callback(prompts.discard)
-            case ConsentOutcome(kind, asked_by, subject, result):
-                what = "to present" if kind is ConsentKind.PRESENT else "for remote control"
-                say(f"{console.name(asked_by)} asked {console.name(subject)} {what}: "
-                    f"{result.name.lower().replace('_', ' ')}")  # fmt: skip
             case Grant(kind, member_id):
-                showing = None if kind is ConsentKind.PRESENT else showing
+                if kind is ConsentKind.PRESENT:
+                    screen.showing = None
                 what = "presenting" if kind is ConsentKind.PRESENT else "in remote control"
                 say(f"* now {what}: {console.name(member_id)}")
                 console.control_changed()
@@ -629,8 +976,6 @@ async def _member_loop(
                 )
                 say(f"* {console.name(member_id)} {what} ({reason.name.lower().replace('_', ' ')})")
                 console.control_changed()
-            case Error(_, text):
-                say(f"! {text}")
             case End():
                 if not host:
                     say("The session has ended.")

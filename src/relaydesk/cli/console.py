@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from msgspec.structs import replace
@@ -31,6 +32,7 @@ from relaydesk.agent.inject import InputInjector
 from relaydesk.cli.files import HELP as FILES_HELP
 from relaydesk.cli.files import FileDesk
 from relaydesk.client.member import Member
+from relaydesk.client.recording import SessionRecorder, default_path
 from relaydesk.errors import RelaydeskError
 from relaydesk.protocol.frames import Header
 from relaydesk.protocol.messages import (
@@ -40,6 +42,7 @@ from relaydesk.protocol.messages import (
     ConsentAnswer,
     ConsentKind,
     ConsentPrompt,
+    ControlMessage,
     ControlRequest,
     End,
     EndReason,
@@ -56,6 +59,8 @@ from relaydesk.protocol.messages import (
     ShareMode,
     ShareState,
 )
+from relaydesk.protocol.session import CONTROL_OFF, SHARING_OFF
+from relaydesk.protocol.tickets import TicketRule
 
 if TYPE_CHECKING:  # numpy and the screen modules load only when a display is there
     from relaydesk.agent.presenter import Presenter
@@ -89,6 +94,8 @@ Hosts:
   /lock  /unlock        nobody new can join while locked
   /expel NAME           remove someone for good
   /host NAME            hand over host (and the keys) to someone; you stay a participant
+  /record [FILE]        record the session on this computer (everyone is told; a
+                        presenter who is no host must allow it); /record stop
   /end                  end the session for everyone"""
 HELP += "\n" + FILES_HELP
 
@@ -125,6 +132,7 @@ def share_news(name: str, before: ShareState, after: ShareState) -> list[str]:
 
 
 CHAT_VERBS = frozenset({"to", "chat", "allow", "deny"})
+HOST_VERBS = frozenset({"admit", "refuse", "lock", "unlock", "expel", "host", "end", "record"})
 PRIVACY_VERBS = frozenset(
     {"pause", "resume", "hide", "show", "wallpaper", "exclude", "include", "only", "all",
      "windows"}
@@ -159,6 +167,8 @@ class Console:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_revoke: asyncio.Future[None] | None = None
         self.files: FileDesk | None = None  # files to and from others (cli/files.py)
+        self.recorder: SessionRecorder | None = None  # this host's recording (/record)
+        self.record_first: Path | None = None  # start --record FILE: once the roster came
         self.notes = ""  # the host's notes (start --notes FILE), sent just before the end
         self._ended = False  # this member ended the session (END sent)
 
@@ -203,6 +213,14 @@ class Console:
                     self.say(f"! {error}")
         await asyncio.Event().wait()
 
+    async def site_allows(self, forbidding: TicketRule, request: ControlMessage) -> None:
+        """Send ``request``, unless this member's ticket carries the site policy's
+        ``forbidding`` bit (§7.2): the relay would refuse it, so say so at once."""
+        if forbidding in self.member.site_rules:
+            what = SHARING_OFF if forbidding is TicketRule.NO_SHARING else CONTROL_OFF
+            raise RelaydeskError(f"{what[0].upper()}{what[1:]}.")
+        await self.member.send(request)
+
     async def command(self, text: str) -> None:
         if not text.startswith("/"):
             await self.member.send_content(Chat(text[: limits.MAX_CHAT_CHARS]))
@@ -216,18 +234,9 @@ class Console:
             case "who", _:
                 self.who()
             case "present", [who]:
-                await member.send(PresenterRequest(self.find(who)))
-            case (("admit" | "refuse"), [who]):
-                await member.send(Admit(self.find(who, lobby=True), verb == "admit"))
-            case (("lock" | "unlock"), []):
-                await member.send(Lock(verb == "lock"))
-            case "expel", [who]:
-                await member.send(Expel(self.find(who, lobby=True)))
-            case "host", [who]:
-                await member.send(RoleChange(self.find(who), Role.HOST))
-                await member.send(RoleChange(member.member_id, Role.PARTICIPANT))
-            case "end", []:
-                await self.end_with_notes()
+                await self.site_allows(TicketRule.NO_SHARING, PresenterRequest(self.find(who)))
+            case _ if verb in HOST_VERBS:
+                await self.host_command(verb, args, rest)
             case _ if verb in CHAT_VERBS:
                 await self.chat_command(verb, args, rest)
             case "stop", []:
@@ -235,7 +244,7 @@ class Console:
                     Revoke(ConsentKind.PRESENT, member.presenter or 0, RevokeReason.BY_PRESENTER)
                 )
             case "control", []:
-                await member.send(ControlRequest())
+                await self.site_allows(TicketRule.NO_CONTROL, ControlRequest())
             case "revoke", []:
                 await self.revoke(RevokeReason.BY_PRESENTER)
             case (("move" | "click"), [x, y, *button]):
@@ -288,6 +297,42 @@ class Console:
             case _:
                 self.say(f"! usage: see /help (/{verb})")
 
+    async def host_command(self, verb: str, args: list[str], rest: str) -> None:
+        """What hosts do: the lobby, the lock, expelling, handing over, recording, ending."""
+        member = self.member
+        match verb, args:
+            case (("admit" | "refuse"), [who]):
+                await member.send(Admit(self.find(who, lobby=True), verb == "admit"))
+            case (("lock" | "unlock"), []):
+                await member.send(Lock(verb == "lock"))
+            case "expel", [who]:
+                await member.send(Expel(self.find(who, lobby=True)))
+            case "host", [who]:
+                await member.send(RoleChange(self.find(who), Role.HOST))
+                await member.send(RoleChange(member.member_id, Role.PARTICIPANT))
+            case "end", []:
+                await self.end_with_notes()
+            case "record", _:
+                await self.record(rest.strip())
+            case _:
+                self.say(f"! usage: see /help (/{verb})")
+
+    async def record(self, what: str) -> None:
+        """/record [FILE] starts recording this session here; /record stop ends it."""
+        recorder = self.recorder
+        if recorder is None:
+            self.say("! this client cannot record")
+            return
+        if what == "stop":
+            await recorder.stop()
+            return
+        if not self.member.is_host:
+            self.say("! only a host records the session")
+            return
+        path = Path(what).expanduser() if what else default_path(recorder.session_id)
+        await recorder.start(path)
+        self.say(f"Asked to record to {path}; everyone will be told.")
+
     async def file_command(self, verb: str, rest: str) -> bool:
         """/send, /cancel and /files (cli/files.py); False for any other verb."""
         if self.files is None or verb not in ("send", "cancel", "files"):
@@ -309,6 +354,18 @@ class Console:
             self.say(f"  {member_id}: {ticket.display_name}{email} (waiting in the lobby)")
         if member.locked:
             self.say("  The session is locked: nobody new can join.")
+        if member.recording is not None:
+            self.say(f"  Recording by {self.recorder_name(member.recording)}.")
+
+    def recorder_name(self, member_id: int) -> str:
+        """Who records, as the person is told: by name once known (a member waiting in
+        the lobby knows no names yet)."""
+        name = self.name(member_id)
+        return (
+            name
+            if member_id in self.member.names or name == "you"
+            else (f"a host (member {member_id})")
+        )
 
     def find(self, who: str, lobby: bool = False) -> int:
         """A member by id or display name (with ``lobby``, those waiting too)."""
@@ -464,6 +521,15 @@ class Console:
         asker = self.name(prompt.asked_by)
         if prompt.kind is ConsentKind.PRESENT:
             question = f"{asker} asks you to show your screen to everyone in the session."
+            if self.member.recording is not None:
+                who = self.recorder_name(self.member.recording)
+                question += (
+                    f" {who} is recording the session; attendees may record now, so it goes "
+                    "on (/deny record stops it)."
+                    if self.member.permissions.may_record
+                    else f" {who} is recording the session; it stops when you present "
+                    "unless you /allow record."
+                )
         else:
             question = f"{asker} asks to control your mouse and keyboard."
         if prompt.kind is ConsentKind.PRESENT and not self.display:

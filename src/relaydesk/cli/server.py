@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from relaydesk.cli.serving import TCP_PORT_HELP, add_serving_flags, configure
 from relaydesk.server import DEFAULT_PORT  # not server.run: that one is heavy to import
 
 
@@ -14,13 +16,8 @@ def add_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "server", help="run the broker and the relay in one process (SQLite, TLS)"
     )
     server.add_argument("--data", type=Path, help="data directory (database, keys, certificate)")
-    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    server.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free one)")
-    server.add_argument("--public-url", help="https://HOST:PORT as clients reach the server")
-    server.add_argument(
-        "--cert", type=Path, help="TLS certificate (PEM) instead of a generated one"
-    )
-    server.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
+    add_serving_flags(server, "server", DEFAULT_PORT, "https://HOST:PORT as clients reach it")
+    server.add_argument("--tcp-port", type=int, help=TCP_PORT_HELP)
     server.set_defaults(handler=run)
 
 
@@ -29,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
 
     from relaydesk.server.run import ServerOptions, serve  # noqa: PLC0415
 
+    configure(args)
     options = ServerOptions(args.data, args.host, args.port, args.public_url, args.cert, args.key)
+    options = dataclasses.replace(options, tcp_port=args.tcp_port)
     uvloop.run(serve(options, say=lambda line: print(line, flush=True)))
     return 0

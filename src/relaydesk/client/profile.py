@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relaydesk.errors import ClientError
 
 PROFILE_FILE = "servers.json"
+RECORDER_KEY_FILE = "recorder.key"  # the Ed25519 key that signs recordings (32-byte seed)
 
 
 def default_config_dir() -> Path:
@@ -67,8 +70,34 @@ class Profile:
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps({url: asdict(e) for url, e in self.servers.items()}, indent=2)
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A name of its own (mode 0600): two commands saving at once must not rename
+        # each other's half-written file away; the last one to finish wins.
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".servers-", suffix=".tmp")
         with os.fdopen(fd, "w") as file:
             file.write(data)
-        temporary.replace(self.path)
+        os.replace(temporary, self.path)
+
+    def recorder_key(self) -> Ed25519PrivateKey:
+        """This profile's long-term recording key, made on first use: it signs every
+        recording this client makes (docs/meetings.md, "Recording"). Its owner's alone."""
+        path = self.directory / RECORDER_KEY_FILE
+        try:
+            seed = path.read_bytes()
+        except FileNotFoundError:
+            seed = os.urandom(32)
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".recorder-")
+            with os.fdopen(fd, "wb") as file:
+                file.write(seed)
+            try:  # never replaces a key made meanwhile by another command
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
+            seed = path.read_bytes()
+        except OSError as error:
+            raise ClientError(f"cannot read the recording key {path}: {error}") from None
+        if len(seed) != 32:
+            raise ClientError(f"the recording key {path} is not 32 bytes")
+        return Ed25519PrivateKey.from_private_bytes(seed)

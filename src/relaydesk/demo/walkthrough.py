@@ -46,7 +46,7 @@ class _Demo:
     def join(self, member_id: int, name: str, role: Role) -> None:
         keys = MemberKeys.generate(os.urandom)
         ticket = Ticket(
-            self.session_uid, member_id, name, role, keys.x25519_public, keys.ed25519_public,
+            self.session_uid, member_id, name, role, keys.agreement_public, keys.ed25519_public,
             "wss://127.0.0.1:8443/relay", int(time.time()) + 300,
         )  # fmt: skip
         blob = sign_ticket(ticket, self.broker)

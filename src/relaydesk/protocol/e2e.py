@@ -12,6 +12,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import msgspec
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -86,9 +87,12 @@ class EndToEnd:
             ticket_blob, self._broker_public, now=now, session_uid=self.session_uid,
             check_expiry=False,
         )  # fmt: skip
-        ks.check_agreement_key(ticket.x25519)
+        ks.check_agreement_key(ticket.agreement)
         known = self._tickets.get(ticket.member_id)
-        if known is not None and known != ticket:
+        # A refreshed ticket (§7.3) changes only its expiry, home relay and placement.
+        if known is not None and known != msgspec.structs.replace(
+            ticket, expires_at=known.expires_at, relay=known.relay, placement=known.placement
+        ):
             raise CommitRejected(f"member {ticket.member_id} was shown with two different keys")
         self._tickets[ticket.member_id] = ticket
         self._present.add(ticket.member_id)
@@ -127,6 +131,12 @@ class EndToEnd:
         return self.leader == self.member_id
 
     @property
+    def epochs(self) -> list[Epoch]:
+        """The epochs this member can open now: the current one, and the one it replaced
+        while its grace period lasts (a recording that starts keeps both, §12)."""
+        return sorted(self._epochs.values(), key=lambda e: e.number)
+
+    @property
     def security_code(self) -> str | None:
         return None if self.current is None else self.current.security_code
 
@@ -161,7 +171,7 @@ class EndToEnd:
             raise CommitRejected("no epoch number is left above the newest one seen")
         commit = ks.make_commit(
             self.session_uid, number, self.member_id, self.member_keys, self.roster,
-            rng(ks.EPOCH_SECRET_SIZE), rng,
+            rng(ks.EPOCH_SECRET_SIZE),
         )  # fmt: skip
         self._control_sequence += 1
         header = Header(
@@ -182,8 +192,14 @@ class EndToEnd:
         content = ks.verify_commit(commit, self._tickets[leader])
         if content.session_uid != self.session_uid or content.epoch != header.epoch:
             raise CommitRejected("the key commit's session or epoch does not match its header")
-        if self.current is not None and content.epoch <= self.current.number:
-            raise CommitRejected(f"epoch {content.epoch} is not newer than {self.current.number}")
+        current = self.current
+        # A stand-in's epoch (led while the leader was away) may carry the number the
+        # returning leader picks for its own: the leader's commit replaces it (§6.2).
+        replaces = (
+            current is not None and current.number == content.epoch and current.leader != leader
+        )
+        if current is not None and content.epoch <= current.number and not replaces:
+            raise CommitRejected(f"epoch {content.epoch} is not newer than {current.number}")
         if list(content.members) != sorted(set(content.members)):
             raise CommitRejected("the key commit's members are not sorted and distinct")
         if [s.member_id for s in content.sealed] != list(content.members):
@@ -205,6 +221,10 @@ class EndToEnd:
             started_at=now,
         )
         self._retire_epochs(now, epoch.members)
+        if replaces:  # the stand-in's epoch of that number is gone, its windows too
+            self._epochs.pop(epoch.number, None)
+            for key in [k for k in self._highest_seen if k[0] == epoch.number]:
+                del self._highest_seen[key]
         self._epochs[epoch.number] = epoch
         self.current = epoch
         self._send_sequence.clear()

@@ -46,6 +46,10 @@ TicketBlob = Annotated[bytes, Meta(max_length=limits.MAX_TICKET_BYTES)]
 Bytes16 = Annotated[bytes, Meta(min_length=16, max_length=16)]
 Bytes32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
 Bytes48 = Annotated[bytes, Meta(min_length=48, max_length=48)]
+Enc = Annotated[bytes, Meta(min_length=1120, max_length=1120)]
+"""A hybrid KEM's encapsulation: ML-KEM-768 ciphertext || X25519 ephemeral (§6.2)."""
+AgreementPublic = Annotated[bytes, Meta(min_length=1216, max_length=1216)]
+"""A hybrid public key: ML-KEM-768 encapsulation key || X25519 public key (§6.2)."""
 Bytes64 = Annotated[bytes, Meta(min_length=64, max_length=64)]
 WheelSteps = Annotated[int, Meta(ge=-limits.MAX_WHEEL_STEPS, le=limits.MAX_WHEEL_STEPS)]
 
@@ -125,6 +129,7 @@ class RevokeReason(IntEnum):
     LEFT = 4
     BY_HOST = 5
     SESSION_ENDED = 6
+    SITE_POLICY = 7  # the member's fresh ticket forbids it (§7.2: NO_SHARING, NO_CONTROL)
 
 
 class TileEncoding(IntEnum):
@@ -180,11 +185,27 @@ class AnnotationKind(IntEnum):
 # Control messages (plain; the relay reads them) --------------------------------------
 
 
+RelayName = Annotated[
+    str,
+    Meta(min_length=1, max_length=limits.MAX_RELAY_NAME_CHARS, pattern="^[a-z0-9-]+$"),
+]
+
+
+class Challenge(Record):
+    """The relay's first frame on a new link: HELLO must sign ``nonce`` (§3.24, §7.1)."""
+
+    TYPE: ClassVar[FrameType] = FrameType.CHALLENGE
+    nonce: Bytes32  # fresh random bytes, one per link
+    relay: RelayName  # the relay's own name: what the member expects is what it signs
+
+
 class Hello(Record):
-    """First frame on a connection: the broker-signed ticket (§7.1)."""
+    """First frame from a member: the broker-signed ticket and the proof that the sender
+    holds its signing key, over the relay's challenge (§7.1)."""
 
     TYPE: ClassVar[FrameType] = FrameType.HELLO
     ticket: TicketBlob
+    proof: Bytes64  # Ed25519 by the ticket's ed25519 key over tickets.hello_message
 
 
 class RosterEntry(Record):
@@ -206,6 +227,7 @@ class Roster(Record):
     # Members waiting for admission (§3.21); the default keeps callers short, the wire
     # always carries the field.
     lobby: Annotated[tuple[RosterEntry, ...], Meta(max_length=limits.MAX_MEMBERS)] = ()
+    recording: MemberOrNone = 0  # the host recording the session (§3.24); 0: nobody
 
 
 class MemberJoined(Record):
@@ -302,7 +324,7 @@ class SealedKey(Record):
     """The epoch secret sealed to one member with HPKE (§6.2)."""
 
     member_id: Member
-    enc: Bytes32  # the HPKE encapsulated key (X25519 public key)
+    enc: Enc  # the hybrid KEM encapsulation: ML-KEM-768 ciphertext || X25519 ephemeral
     ciphertext: Bytes48  # 32-byte secret + 16-byte tag
 
 
@@ -380,6 +402,25 @@ class Permissions(Record):
 DEFAULT_PERMISSIONS = Permissions(ChatRule.EVERYONE, (), may_save=True, may_record=False)
 
 
+class Recording(Record):
+    """A host starts (``active``) or stops recording on its own client; the relay
+    announces it to everyone, the lobby too, and keeps it in the ROSTER (§3.24). Only a
+    host records itself, and only while a presenter who is no host allows it."""
+
+    TYPE: ClassVar[FrameType] = FrameType.RECORDING
+    member_id: Member  # who records (a request names the sender itself)
+    active: bool
+
+
+class VideoLayers(Record):
+    """A viewer asks the relay for the first ``layers`` layers of video only: 1 when its
+    frames come late, to catch up at half the frame rate; 2 again once they come on
+    time (§4.1, §5.4)."""
+
+    TYPE: ClassVar[FrameType] = FrameType.VIDEO_LAYERS
+    layers: Annotated[int, Meta(ge=1, le=limits.VIDEO_LAYERS)]
+
+
 class Waiting(Record):
     """Someone waits in the lobby: to the admitted members, and to the waiting member
     itself (then ``entry`` is its own). Encoded as [[member_id, role, ticket], reason]."""
@@ -409,6 +450,28 @@ class ScreenUpdate(Record):
     height: Extent
     full: bool
     tiles: Annotated[tuple[Tile, ...], Meta(max_length=limits.MAX_TILES_PER_UPDATE)]
+
+
+class VideoFrame(Record):
+    """One H.264 access unit of a video-like region of the presenter's picture (§4.1).
+
+    Frame ``number`` of a ``stream`` belongs to layer ``number % VIDEO_LAYERS``; each layer
+    is an H.264 stream of its own, whose frames predict only from that layer's previous
+    frame (``number - VIDEO_LAYERS``). Layer 1 is sent DISCARDABLE: a viewer given only
+    layer 0 sees half the frame rate, never a broken picture."""
+
+    TYPE: ClassVar[FrameType] = FrameType.VIDEO_FRAME
+    stream: UInt32  # one encoder run: a new region or size starts a new stream
+    number: UInt32  # 0, 1, 2, ... in the order frames are shown
+    # The presenter's clock when it sent the frame, in ms (any origin, modulo 2^32):
+    # viewers compare frames' delays with each other, never with their own clock.
+    sent_at: UInt32
+    keyframe: bool  # an IDR access unit with its SPS and PPS: the layer can start here
+    x: Annotated[int, Meta(ge=0, le=SIDE - 2)]
+    y: Annotated[int, Meta(ge=0, le=SIDE - 2)]
+    width: Annotated[int, Meta(ge=2, le=SIDE, multiple_of=2)]  # 4:2:0: even sides
+    height: Annotated[int, Meta(ge=2, le=SIDE, multiple_of=2)]
+    data: Annotated[bytes, Meta(min_length=1, max_length=limits.MAX_FRAME_BODY)]
 
 
 class Cursor(Record):
@@ -448,10 +511,16 @@ class InputEvent(Record):
 
 
 class Chat(Record):
-    """A chat line; the frame's target says whether it is private (§4.3)."""
+    """A chat line; the frame's target says whether it is private (§4.3). ``id`` counts
+    the sender's lines from 1 (0: none, never deduplicated): a line sent again after a
+    reconnect keeps its id, and receivers show each (sender, id) once (§11).
+    ``to_everyone``: the line was for the whole session (a replay to one member keeps
+    showing it as public)."""
 
     TYPE: ClassVar[FrameType] = FrameType.CHAT
     text: Annotated[str, Meta(min_length=1, max_length=limits.MAX_CHAT_CHARS)]
+    id: UInt32 = 0
+    to_everyone: bool = False
 
 
 class Notes(Record):
@@ -524,7 +593,8 @@ class FileEnd(Record):
 
 
 ControlMessage = (
-    Hello
+    Challenge
+    | Hello
     | Roster
     | MemberJoined
     | MemberLeft
@@ -547,9 +617,12 @@ ControlMessage = (
     | Admit
     | Waiting
     | Permissions
+    | Recording
+    | VideoLayers
 )
 ContentMessage = (
     ScreenUpdate
+    | VideoFrame
     | Cursor
     | ShareState
     | InputEvent
@@ -566,11 +639,11 @@ AnyMessage = ControlMessage | ContentMessage
 MESSAGE_CLASSES: dict[FrameType, type[AnyMessage]] = {
     cls.TYPE: cls
     for cls in (
-        Hello, Roster, MemberJoined, MemberLeft, RoleChange, PresenterRequest, ControlRequest,
-        ConsentPrompt, ConsentAnswer, ConsentOutcome, Grant, Revoke, Lock, Expel, End,
-        KeyCommit, Error, Ping, Pong, Refresh, Admit, Waiting, Permissions,
-        ScreenUpdate, Cursor, ShareState, InputEvent, Chat, Annotation, FileChunk,
-        FileOffer, FileAnswer, FileEnd, Notes,
+        Challenge, Hello, Roster, MemberJoined, MemberLeft, RoleChange, PresenterRequest,
+        ControlRequest, ConsentPrompt, ConsentAnswer, ConsentOutcome, Grant, Revoke, Lock,
+        Expel, End, KeyCommit, Error, Ping, Pong, Refresh, Admit, Waiting, Permissions,
+        Recording, VideoLayers, ScreenUpdate, VideoFrame, Cursor, ShareState, InputEvent, Chat,
+        Annotation, FileChunk, FileOffer, FileAnswer, FileEnd, Notes,
     )
 }  # fmt: skip
 

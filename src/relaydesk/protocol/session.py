@@ -12,6 +12,10 @@ one of these tables):
 - ``ControlSlot``: FREE -> REQUESTED -> GRANTED, and back to FREE on denial, timeout,
   revoke or anything that makes the grant moot.
 
+Who records (``recorder``) is data too, checked after every change that can end it:
+only a host records (on its own client), and only while the presenter is a host, nobody,
+or a presenter whose ``may_record`` allows it (§3.24).
+
 The session's own rules come from its tickets (``TicketRule``): TWO_PARTY (two members
 at most, ever; when one leaves it ends) and JOIN_BEFORE_HOST (without it, participants
 wait until a host is in). WAIT_IN_LOBBY is a member's: it waits until a host admits it.
@@ -32,7 +36,7 @@ from enum import Enum, auto
 from typing import TypeVar
 
 from relaydesk import limits
-from relaydesk.errors import InvalidTransition, NotPermitted
+from relaydesk.errors import ForbiddenBySite, InvalidTransition, NotPermitted
 from relaydesk.protocol.frames import EVERYONE, FrameType, Header
 from relaydesk.protocol.messages import (
     DEFAULT_PERMISSIONS,
@@ -51,6 +55,7 @@ from relaydesk.protocol.messages import (
     MemberJoined,
     MemberLeft,
     Permissions,
+    Recording,
     Revoke,
     RevokeReason,
     Role,
@@ -59,13 +64,33 @@ from relaydesk.protocol.messages import (
     Waiting,
     WaitReason,
 )
-from relaydesk.protocol.tickets import NO_RULES, TicketRule
+from relaydesk.protocol.tickets import NO_RULES, SITE_RULES, TicketRule
 
 CHAT_REFUSED = {  # why a chat line is refused, by the rule that refused it
     ChatRule.PRESENTER: "the presenter lets attendees chat only privately with the "
     "presenter or a host",
     ChatRule.NOBODY: "the presenter has turned chat off for attendees",
 }
+
+
+SHARING_OFF = "desktop sharing is turned off on this server by its administrator"
+CONTROL_OFF = "remote control is turned off on this server by its administrator"
+
+
+# What only the presenter sends, and a member whose ticket has NO_SHARING never (§5.3).
+SCREEN_FRAMES = frozenset(
+    {FrameType.SCREEN_UPDATE, FrameType.VIDEO_FRAME, FrameType.CURSOR, FrameType.SHARE_STATE}
+)
+
+
+def check_site_rules(rules: TicketRule, kind: FrameType) -> None:
+    """The site policy's bits of the sender's ticket, for one frame (§5.3, §7.2): a
+    member with NO_SHARING sends no screen, one with NO_CONTROL no input.
+    ForbiddenBySite otherwise."""
+    if kind in SCREEN_FRAMES and TicketRule.NO_SHARING in rules:
+        raise ForbiddenBySite(SHARING_OFF)
+    if kind is FrameType.INPUT_EVENT and TicketRule.NO_CONTROL in rules:
+        raise ForbiddenBySite(CONTROL_OFF)
 
 
 def chat_allowed(rule: ChatRule, sender_leads: bool, target: int, target_leads: bool) -> bool:
@@ -185,6 +210,7 @@ class Member:
     member_id: int
     role: Role  # the current role: the lowest host is the key leader (§6.1)
     ticket: bytes
+    site_rules: TicketRule = NO_RULES  # NO_SHARING, NO_CONTROL of its ticket (§7.2)
 
     @property
     def entry(self) -> RosterEntry:
@@ -223,6 +249,7 @@ class Session:
         self.permissions = DEFAULT_PERMISSIONS
         self.presenter: int | None = None
         self.control_holder: int | None = None
+        self.recorder: int | None = None  # the host recording the session (§3.24)
         self.locked = False
         self.pending_present: Pending | None = None
         self.pending_control: Pending | None = None
@@ -246,6 +273,13 @@ class Session:
             target,
             target != EVERYONE and self.leads(target),
         )
+
+    @property
+    def recording_allowed(self) -> bool:
+        """The presenter decides whether its screen may be recorded: a host presenting
+        (or nobody) lets hosts record; a participant presenting, only with may_record."""
+        presenter = self.presenter
+        return presenter is None or self.is_host(presenter) or self.permissions.may_record
 
     @property
     def host_present(self) -> bool:
@@ -274,52 +308,48 @@ class Session:
     def check_route(self, header: Header) -> None:
         """The relay's routing rules for a frame from ``header.sender`` (§5.3).
 
-        Raises NotPermitted for a frame that must not be forwarded.
+        Raises NotPermitted for a frame that must not be forwarded. Asked for every
+        frame the relay forwards: the enum members it compares with are bound once
+        (``_ROUTE``), since looking one up on its class costs more than the check.
         """
         sender, target, kind = header.sender, header.target, header.type
-        if self.phase is Phase.ENDED:
+        members = self.members
+        if self.phase is _ROUTE.ENDED:
             raise NotPermitted("the session has ended")
-        if sender not in self.members:
+        if sender not in members:
             raise NotPermitted("the sender is not a member")
-        if target != EVERYONE and (target not in self.members or target == sender):
+        if target != EVERYONE and (target not in members or target == sender):
             raise NotPermitted("the target is not another member")
-        if kind not in (FrameType.CHAT, FrameType.KEY_COMMIT) and not any(
-            self.is_host(m) for m in self.members
-        ):
+        host = _ROUTE.HOST
+        if kind not in _ROUTE.BEFORE_A_HOST and not any(m.role is host for m in members.values()):
             raise NotPermitted("before a host joins, members can only chat")
-        match kind:
-            case FrameType.SCREEN_UPDATE | FrameType.CURSOR | FrameType.SHARE_STATE:
-                if sender != self.presenter:
-                    raise NotPermitted("only the presenter sends the screen")
-            case FrameType.INPUT_EVENT:
-                if sender != self.control_holder or self.control_slot is not ControlSlot.GRANTED:
-                    raise NotPermitted("input without a live grant of remote control")
-                if target != self.presenter:
-                    raise NotPermitted("input goes only to the presenter")
-            case FrameType.ANNOTATION:
-                if not self.leads(sender) and sender not in self.permissions.annotators:
-                    raise NotPermitted("the presenter has not let you annotate")
-            case FrameType.NOTES:
-                if not self.leads(sender):
-                    raise NotPermitted("only the presenter or a host sends notes")
-                if target != EVERYONE:
-                    raise NotPermitted("notes go to everyone")
-            case (
-                FrameType.FILE_OFFER
-                | FrameType.FILE_ANSWER
-                | FrameType.FILE_CHUNK
-                | FrameType.FILE_END
-            ):
-                if target == EVERYONE:
-                    raise NotPermitted("files go to one member at a time")
-            case FrameType.KEY_COMMIT:
-                if sender != self.leader:
-                    raise NotPermitted("only the key leader sends key commits")
-            case FrameType.CHAT:
-                if not self.chat_allowed(sender, target):
-                    raise NotPermitted(CHAT_REFUSED[self.permissions.chat])
-            case _:
-                raise NotPermitted(f"{kind.name} is not forwarded between members")
+        if kind in _ROUTE.SCREEN:
+            if sender != self.presenter:
+                raise NotPermitted("only the presenter sends the screen")
+        elif kind is _ROUTE.INPUT:
+            if sender != self.control_holder or self.control_slot is not ControlSlot.GRANTED:
+                raise NotPermitted("input without a live grant of remote control")
+            if target != self.presenter:
+                raise NotPermitted("input goes only to the presenter")
+        elif kind is _ROUTE.ANNOTATION:
+            if not self.leads(sender) and sender not in self.permissions.annotators:
+                raise NotPermitted("the presenter has not let you annotate")
+        elif kind is _ROUTE.NOTES:
+            if not self.leads(sender):
+                raise NotPermitted("only the presenter or a host sends notes")
+            if target != EVERYONE:
+                raise NotPermitted("notes go to everyone")
+        elif kind in _ROUTE.FILES:
+            if target == EVERYONE:
+                raise NotPermitted("files go to one member at a time")
+        elif kind is _ROUTE.KEY_COMMIT:
+            if sender != self.leader:
+                raise NotPermitted("only the key leader sends key commits")
+        elif kind is _ROUTE.CHAT:
+            if not self.chat_allowed(sender, target):
+                raise NotPermitted(CHAT_REFUSED[self.permissions.chat])
+        else:
+            raise NotPermitted(f"{kind.name} is not forwarded between members")
 
     # Membership -----------------------------------------------------------------------
 
@@ -338,7 +368,7 @@ class Session:
         self._require_two_party_room(member_id)
         if len(self.members) + len(self.lobby) >= limits.MAX_MEMBERS:
             raise NotPermitted("the session is full")
-        member = Member(member_id, role, ticket)
+        member = Member(member_id, role, ticket, rules & SITE_RULES)
         reasons = set()
         if role is not Role.HOST:
             if TicketRule.WAIT_IN_LOBBY in rules:
@@ -382,11 +412,31 @@ class Session:
         elif member_id == self.control_holder:
             notices += self._revoke_control(RevokeReason.LEFT)
         del self.members[member_id]
+        notices += self._check_recording()
         notices.append(Notice(EVERYONE, MemberLeft(member_id, reason)))
         if TicketRule.TWO_PARTY in self.rules and len(self.ever_in) >= 2 and self.is_open:
             # A support session is between its two parties: when one goes, it is over.
             notices += self._end(EndReason.TWO_PARTY_LEFT)
         return notices
+
+    def renew_site_rules(self, member_id: int, rules: TicketRule) -> list[Notice]:
+        """A member came back with a fresh ticket (§7.3) carrying the site policy as it
+        is now: its NO_SHARING and NO_CONTROL hold from here on. A presenter no longer
+        allowed to share stops; remote control it may no longer take part in ends."""
+        member = self.members.get(member_id)
+        if member is None or not self.is_open:
+            return []
+        site_rules = rules & SITE_RULES
+        self.members[member_id] = Member(member_id, member.role, member.ticket, site_rules)
+        if TicketRule.NO_SHARING in site_rules and member_id == self.presenter:
+            return self._stop_presenting(RevokeReason.SITE_POLICY)
+        involved = member_id in (self.presenter, self.control_holder)
+        if TicketRule.NO_CONTROL in site_rules and involved:
+            notices = []
+            if self.pending_control:
+                notices += self._close(self.pending_control, ConsentResult.CANCELLED)
+            return notices + self._revoke_control(RevokeReason.SITE_POLICY)
+        return []
 
     def expel(self, actor: int, member_id: int) -> list[Notice]:
         """A host removes a member (or someone waiting) for good: that member id is
@@ -407,8 +457,8 @@ class Session:
         hosts = sum(self.is_host(m) for m in self.members)
         if member.role is Role.HOST and role is Role.PARTICIPANT and hosts == 1:
             raise NotPermitted("a session keeps at least one host")
-        self.members[member_id] = Member(member_id, role, member.ticket)
-        return [Notice(EVERYONE, RoleChange(member_id, role))]
+        self.members[member_id] = Member(member_id, role, member.ticket, member.site_rules)
+        return [Notice(EVERYONE, RoleChange(member_id, role)), *self._check_recording()]
 
     def set_permissions(self, actor: int, permissions: Permissions) -> list[Notice]:
         """The presenter or a host decides who may chat with whom, who annotates, and
@@ -420,7 +470,28 @@ class Session:
         if strangers:
             raise InvalidTransition(f"not in the session: {strangers}")
         self.permissions = permissions
-        return [Notice(EVERYONE, permissions)]
+        return [Notice(EVERYONE, permissions), *self._check_recording()]
+
+    def set_recording(self, actor: int, member_id: int, active: bool) -> list[Notice]:
+        """A host starts recording on its own client, or a recording stops (asked by the
+        recorder or a host). Announced to everyone, the lobby too (§3.24)."""
+        self._require_open()
+        if active:
+            self._require_host(actor, "record the session")
+            if member_id != actor:
+                raise NotPermitted("a host records on its own client only: name yourself")
+            if self.recorder is not None:
+                who = "you are" if self.recorder == actor else f"member {self.recorder} is"
+                raise InvalidTransition(f"{who} recording already")
+            if not self.recording_allowed:
+                raise NotPermitted("the presenter does not allow recording (may_record)")
+            self.recorder = actor
+            return [Notice(EVERYONE, Recording(actor, True))]
+        if self.recorder is None or member_id != self.recorder:
+            raise InvalidTransition(f"member {member_id} is not recording")
+        if actor != self.recorder and not self.is_host(actor):
+            raise NotPermitted("only the recorder or a host stops a recording")
+        return self._stop_recording()
 
     def set_lock(self, actor: int, locked: bool) -> list[Notice]:
         self._require_open()
@@ -447,9 +518,11 @@ class Session:
         current presenter is never asked to stop (the seeds' take-back rule).
         """
         self._require_open()
-        self._member(member_id)
+        subject = self._member(member_id)
         if not self.is_host(actor) and actor != self.presenter:
             raise NotPermitted("only a host or the presenter switches the viewing direction")
+        if TicketRule.NO_SHARING in subject.site_rules:
+            raise ForbiddenBySite(SHARING_OFF)
         if member_id == self.presenter:
             raise InvalidTransition("that member is already presenting")
         if member_id == actor:
@@ -478,9 +551,12 @@ class Session:
 
     def request_control(self, actor: int, now: float) -> list[Notice]:
         self._require_open()
-        self._member(actor)
+        asker = self._member(actor)
         if self.presenter is None:
             raise InvalidTransition("nobody is presenting")
+        presenter = self._member(self.presenter)
+        if TicketRule.NO_CONTROL in asker.site_rules | presenter.site_rules:
+            raise ForbiddenBySite(CONTROL_OFF)
         if actor == self.presenter:
             raise InvalidTransition("the presenter already controls their own screen")
         self.control_slot = _step(CONTROL_TABLE, self.control_slot, Trigger.ASK)
@@ -637,7 +713,22 @@ class Session:
     def _set_presenter(self, member_id: int) -> list[Notice]:
         notices = self._end_control()
         self.presenter = member_id
-        return [*notices, Notice(EVERYONE, Grant(ConsentKind.PRESENT, member_id))]
+        grant = Notice(EVERYONE, Grant(ConsentKind.PRESENT, member_id))
+        return [*notices, grant, *self._check_recording()]
+
+    def _stop_recording(self) -> list[Notice]:
+        recorder, self.recorder = self.recorder, None
+        return [] if recorder is None else [Notice(EVERYONE, Recording(recorder, False))]
+
+    def _check_recording(self) -> list[Notice]:
+        """A recording ends when its recorder leaves or is no host any more, or when a
+        presenter who is no host does not (or no longer) allow it (§3.24)."""
+        recorder = self.recorder
+        if recorder is None:
+            return []
+        if self.is_host(recorder) and self.recording_allowed:
+            return []
+        return self._stop_recording()
 
     def _stop_presenting(self, reason: RevokeReason) -> list[Notice]:
         previous = self.presenter
@@ -654,3 +745,20 @@ class Session:
         if holder is None:
             return []
         return [Notice(EVERYONE, Revoke(ConsentKind.CONTROL, holder, reason))]
+
+
+class _ROUTE:
+    """The enum members ``Session.check_route`` compares with, bound once."""
+
+    ENDED = Phase.ENDED
+    HOST = Role.HOST
+    BEFORE_A_HOST = frozenset({FrameType.CHAT, FrameType.KEY_COMMIT})
+    SCREEN = SCREEN_FRAMES
+    FILES = frozenset(
+        {FrameType.FILE_OFFER, FrameType.FILE_ANSWER, FrameType.FILE_CHUNK, FrameType.FILE_END}
+    )
+    INPUT = FrameType.INPUT_EVENT
+    ANNOTATION = FrameType.ANNOTATION
+    NOTES = FrameType.NOTES
+    KEY_COMMIT = FrameType.KEY_COMMIT
+    CHAT = FrameType.CHAT

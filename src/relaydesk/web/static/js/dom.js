@@ -22,7 +22,9 @@ export function el(tag, options = {}, ...children) {
 }
 
 // The top-level views: exactly one shows at a time.
-const VIEWS = ["join-view", "waiting-view", "final-view", "login-view", "console-view", "session-view"];
+const VIEWS = [
+  "join-view", "waiting-view", "final-view", "login-view", "reset-view", "console-view", "session-view",
+];
 
 export function showView(id) {
   for (const view of VIEWS) $(view).hidden = view !== id;

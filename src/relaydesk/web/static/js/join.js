@@ -7,6 +7,7 @@ import { openMeeting } from "./meeting.js";
 import { JoinError, SessionLink } from "./session.js";
 
 const EMAIL_REQUIRED = 400; // the broker's answer when the session asks for an e-mail
+const ACCOUNT_NEEDED = /restricted_access/; // the broker's 401 when joining needs an account
 
 function sessionIdFromPath() {
   const match = location.pathname.match(/^\/j\/(\d{3})\s*(\d{3})\s*(\d{3})\/?$/);
@@ -50,6 +51,9 @@ async function onJoin(event) {
     await link.join(sessionId, name, $("password").value, { email });
   } catch (failure) {
     error.textContent = failure instanceof JoinError ? failure.message : `Could not join: ${failure}`;
+    if (failure instanceof JoinError && failure.status === 401 && ACCOUNT_NEEDED.test(failure.message)) {
+      showSignIn(sessionId);
+    }
     if (failure instanceof JoinError && failure.status === EMAIL_REQUIRED && /e-mail/i.test(failure.message)) {
       if (/asks for/i.test(failure.message)) {
         $("email-note").textContent = "(required for this session)";
@@ -100,11 +104,40 @@ async function showListed() {
   $("listed-view").hidden = false;
 }
 
+/** The sign-in link, back to this meeting's join page once signed in. */
+function showSignIn(sessionId) {
+  const next = sessionId ? `?next=${encodeURIComponent(`/j/${sessionId}`)}` : "";
+  $("join-signin-link").href = `/host${next}`;
+  $("join-signin").hidden = false;
+}
+
+/** What the site's policy asks of whoever joins, said before they try. */
+async function showPolicy(sessionId) {
+  let policy;
+  try {
+    policy = await api("GET", "/api/policy");
+  } catch {
+    return; // an older server, or the network: the broker still says it when joining
+  }
+  const lines = [];
+  if (policy?.restricted_access) {
+    lines.push("Only people with an account on this server can join: sign in first.");
+    showSignIn(sessionId);
+  }
+  if (policy?.require_attendee_email) {
+    $("email-note").textContent = "(required on this server)";
+    $("email").required = true;
+  }
+  $("join-policy").textContent = lines.join(" ");
+  $("join-policy").hidden = lines.length === 0;
+}
+
 export function startJoinPage() {
   showView("join-view");
   const sessionId = sessionIdFromPath();
   if (sessionId) $("session-id").value = formatId(sessionId);
   $(sessionId ? "name" : "session-id").focus();
   $("join-form").addEventListener("submit", onJoin);
+  showPolicy(sessionId);
   if (!sessionId) showListed(); // an invite names its meeting already
 }

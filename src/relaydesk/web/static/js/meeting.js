@@ -20,9 +20,14 @@ import {
   WaitReason,
 } from "./protocol/index.js";
 import { ScreenCanvas, TileError } from "./screen.js";
+import { VIDEO_LAYERS, VIDEO_REFRESH_MIN_SECONDS } from "./protocol/limits.js";
+import { LayerChoice } from "./video.js";
+import { sessionLogCsv, sessionLogText } from "./sessionlog.js";
 import { showShareState } from "./share_state.js";
 
 const ROLE_NAMES = { [Role.HOST]: "Host", [Role.PARTICIPANT]: "Participant" };
+const SHARING_OFF = "Desktop sharing is turned off on this server by its administrator.";
+const CONTROL_OFF = "Remote control is turned off on this server by its administrator.";
 
 const WAITING_TEXTS = {
   [WaitReason.APPROVAL]: [
@@ -117,6 +122,7 @@ class MeetingView {
     link.addEventListener("waiting", (e) => this.showWaiting(e.detail.reason));
     link.addEventListener("admitted", () => this.enter());
     link.addEventListener("roster", () => this.render());
+    link.addEventListener("recording", () => this.renderRecording());
     link.addEventListener("annotation", (e) => {
       this.annotations.apply(e.detail.from, e.detail.annotation);
       this.annotations.place();
@@ -140,6 +146,39 @@ class MeetingView {
         this.annotations.place();
       }).catch((error) => {
         if (error instanceof TileError) link.requestRefresh();
+      });
+    });
+    // Video: a bad frame, or a base layer that lost its chain, asks for keyframes (a
+    // REFRESH), at most every VIDEO_REFRESH_MIN_SECONDS.
+    let askedForVideo = -Infinity;
+    const askForVideo = () => {
+      if (performance.now() - askedForVideo < VIDEO_REFRESH_MIN_SECONDS * 1000) return;
+      askedForVideo = performance.now();
+      link.requestRefresh();
+    };
+    // Frames coming late: layer 0 alone until they come on time (VIDEO_LAYERS). A frame
+    // counts when it has been drawn, so that a page falling behind in decoding counts too.
+    let choice = new LayerChoice();
+    let choiceFor = 0; // the presenter whose clock the choice knows
+    const pace = (frame) => {
+      if (link.presenter !== choiceFor) {
+        if (choice.layers < VIDEO_LAYERS) link.requestVideoLayers(VIDEO_LAYERS);
+        choice = new LayerChoice();
+        choiceFor = link.presenter;
+      }
+      const layers = choice.observe(frame.sentAt, performance.now() / 1000);
+      if (layers !== null) link.requestVideoLayers(layers);
+    };
+    link.addEventListener("video", (e) => {
+      const { frame } = e.detail;
+      this.screen.applyVideo(frame).then(({ lost }) => {
+        pace(frame);
+        if (lost) askForVideo();
+      }).catch((error) => {
+        if (error instanceof TileError) {
+          console.warn("relaydesk: a bad video frame:", error.message);
+          askForVideo();
+        }
       });
     });
     link.addEventListener("share-state", (e) => {
@@ -204,6 +243,7 @@ class MeetingView {
   }
 
   finish(title, text, code = 0) {
+    $("recording").hidden = true; // over: nothing more is recorded of this member
     this.control.stop();
     this.setDrawing(false);
     $("notes-confirm").hidden = true;
@@ -215,6 +255,7 @@ class MeetingView {
     $("message").disabled = true;
     $("final-title").textContent = title;
     $("final-text").textContent = text;
+    this.showSessionLog();
     const again = $("final-again");
     const final = code === 4005 || code === 4010;
     if (this.options.againHref) {
@@ -234,6 +275,7 @@ class MeetingView {
 
   render() {
     if (this.link.finished) return;
+    this.renderRecording();
     this.renderHostTools();
     this.renderInfo();
     this.renderCode();
@@ -298,6 +340,32 @@ class MeetingView {
     $("notes-panel").hidden = !(this.link.isHost && this.inMeeting);
   }
 
+  /** This member's session log, to save as .txt or .csv (sessionlog.js). */
+  showSessionLog() {
+    const { link } = this;
+    if (!link.startedAt) {
+      $("final-log").hidden = true; // never reached the relay: nothing to log
+      return;
+    }
+    const log = link.sessionLog();
+    const stamp = new Date(log.startedAt).toISOString().replace(/[-:]/g, "").slice(0, 15);
+    const base = `relaydesk-${log.sessionId}-${stamp.replace("T", "-")}`;
+    for (const [id, body, type, ext] of [
+      ["final-log-txt", sessionLogText(log), "text/plain", "txt"],
+      ["final-log-csv", sessionLogCsv(log), "text/csv", "csv"],
+    ]) {
+      const anchor = $(id);
+      if (anchor.href.startsWith("blob:")) URL.revokeObjectURL(anchor.href);
+      anchor.href = URL.createObjectURL(new Blob([body], { type: `${type};charset=utf-8` }));
+      anchor.download = `${base}.${ext}`;
+    }
+    const minutes = Math.max(0, Math.round((log.endedAt - log.startedAt) / 60000));
+    $("final-log-line").textContent =
+      `${minutes} min; ${log.bytesSent.toLocaleString()} bytes sent, ` +
+      `${log.bytesReceived.toLocaleString()} received.`;
+    $("final-log").hidden = false;
+  }
+
   showNotes() {
     const notes = this.link.notes;
     $("final-notes").hidden = !notes;
@@ -309,15 +377,28 @@ class MeetingView {
     save.href = URL.createObjectURL(new Blob([notes.text], { type: "text/plain;charset=utf-8" }));
   }
 
+  /** "Recording by NAME" in the top bar, for every member (the lobby too) while a host's
+   * client records the session (§3.24). */
+  renderRecording() {
+    const { link } = this;
+    const shown = $("recording");
+    shown.hidden = !link.recorder || link.finished;
+    if (!link.recorder) return;
+    const who = link.recorderName(link.recorder);
+    shown.textContent = who === "You" ? "Recording by you" : `Recording by ${who}`;
+    shown.title = "A host's app records this session: the screen, chat and what is drawn";
+  }
+
   /** Whom this member may chat with now (the chat rule), and what leaders may change. */
   renderChat() {
     const { link } = this;
     const me = link.memberId;
     const leads = link.leads(me);
-    const { chat, maySave } = link.permissions;
+    const { chat, maySave, mayRecord } = link.permissions;
     $("attendee-rules").hidden = !leads;
     $("chat-rule").value = String(chat);
     $("may-save").checked = maySave;
+    $("may-record").checked = mayRecord;
     const select = $("chat-to");
     const chosen = select.value;
     const choices = [];
@@ -361,6 +442,8 @@ class MeetingView {
     }
     if (this.settings?.lobby || link.hasRule(TicketRule.WAIT_IN_LOBBY)) flags.push(["", "Lobby on"]);
     if (this.settings?.listed) flags.push(["", "Listed on the join page"]);
+    if (link.hasRule(TicketRule.NO_SHARING)) flags.push(["site", "Desktop sharing off (site policy)"]);
+    if (link.hasRule(TicketRule.NO_CONTROL)) flags.push(["site", "Remote control off (site policy)"]);
     $("info-flags").replaceChildren(
       ...flags.map(([kind, text]) => el("span", { className: `flag ${kind}`.trim(), text })),
     );
@@ -463,7 +546,7 @@ class MeetingView {
         question, el("span", { className: "actions" }, yes, no));
     }
     const actions = el("div", { className: "actions" });
-    if (memberId !== link.presenter) {
+    if (memberId !== link.presenter && link.mayPresent(memberId)) {
       const asked = link.presentAsked === memberId;
       const present = el("button", {
         type: "button", className: "secondary small", text: asked ? "Asked to present…" : "Ask to present",
@@ -515,6 +598,8 @@ class MeetingView {
       empty.textContent = "You are presenting.";
     } else if (link.presenter) {
       empty.textContent = `Waiting for ${presenter}'s screen…`;
+    } else if (!link.mayPresent(link.memberId)) {
+      empty.textContent = SHARING_OFF;
     } else if (link.isHost) {
       empty.textContent = "Nobody is sharing a screen. Ask someone in the list to present.";
     } else {
@@ -529,7 +614,12 @@ class MeetingView {
     const presenting = link.presenter !== 0 && link.presenter !== link.memberId;
     button.hidden = !presenting;
     const holder = link.names.get(link.controlHolder);
-    if (link.inControl) {
+    button.title = "";
+    if (link.controlForbidden) {
+      button.textContent = "Remote control is off";
+      button.title = CONTROL_OFF;
+      button.disabled = true;
+    } else if (link.inControl) {
       button.textContent = "Give back control";
       button.disabled = false;
     } else if (link.controlHolder) {
@@ -566,6 +656,10 @@ class MeetingView {
       link.setPermissions({ chat: Number($("chat-rule").value) });
     });
     $("may-save").addEventListener("change", () => link.setPermissions({ maySave: $("may-save").checked }));
+    // A presenter who is no host decides whether a host may record its screen (§3.24).
+    $("may-record").addEventListener("change", () => {
+      link.setPermissions({ mayRecord: $("may-record").checked });
+    });
     $("save-snapshot").addEventListener("click", () => {
       // A picture of what this page shows, saved where the person chooses: never opened.
       $("screen").toBlob((blob) => {

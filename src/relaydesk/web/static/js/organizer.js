@@ -15,7 +15,8 @@ const NEEDS_CODE = /one-time code/i; // "This account needs its one-time code."
 const EXPIRED = "Your sign-in has ended or expired. Sign in again to go on.";
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-let account = null; // {username, expires_at, totp_enabled} while signed in
+let account = null; // {username, expires_at, totp_enabled, is_admin} while signed in
+let policy = {}; // the site policy (GET /api/policy): what the start form cannot change
 let expiryTimer = 0;
 let inMeeting = false;
 let qrUrl = "";
@@ -55,7 +56,9 @@ async function onLogin(event) {
   if (!$("login-code-row").hidden && code) body.one_time_code = code;
   $("login-submit").disabled = true;
   try {
-    showConsole(await api("POST", "/api/web/login", body));
+    const me = await api("POST", "/api/web/login", body);
+    if (goBackToJoin()) return;
+    showConsole(me);
   } catch (error) {
     $("login-submit").disabled = false;
     if (error instanceof ApiError && error.status === 401 && NEEDS_CODE.test(error.message)) {
@@ -101,6 +104,84 @@ function armExpiry(expiresAt) {
   expiryTimer = setTimeout(expired, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
 }
 
+/** Sent here from a join page that needs an account (/host?next=/j/ID): back there. */
+function goBackToJoin() {
+  const next = new URLSearchParams(location.search).get("next") ?? "";
+  if (!/^\/j\/\d{9}$/.test(next)) return false;
+  location.assign(next);
+  return true;
+}
+
+// A forgotten password (docs/operators.md "Password resets") -----------------------------
+
+function showReset() {
+  for (const id of ["reset-ask-error", "reset-set-error"]) $(id).textContent = "";
+  $("reset-ask-done").hidden = true;
+  const name = $("login-username").value.trim();
+  $("reset-ask-username").value = name;
+  $("reset-username").value = name;
+  document.title = "Forgot your password? — relaydesk";
+  showView("reset-view");
+  $("reset-ask-username").focus();
+}
+
+async function onResetAsk(event) {
+  event.preventDefault();
+  const username = $("reset-ask-username").value.trim();
+  $("reset-ask-error").textContent = "";
+  $("reset-ask-done").hidden = true;
+  if (!username) {
+    $("reset-ask-error").textContent = "Please enter your account name (your username).";
+    $("reset-ask-username").focus();
+    return;
+  }
+  $("reset-ask").disabled = true;
+  try {
+    const answer = await api("POST", "/api/password-resets", { username });
+    $("reset-ask-done").textContent = answer?.detail ?? "Asked.";
+    $("reset-ask-done").hidden = false;
+    $("reset-username").value = username;
+    $("reset-code").focus();
+  } catch (error) {
+    $("reset-ask-error").textContent = error.message;
+  } finally {
+    $("reset-ask").disabled = false;
+  }
+}
+
+async function onResetSet(event) {
+  event.preventDefault();
+  const username = $("reset-username").value.trim();
+  const code = $("reset-code").value.trim();
+  const password = $("reset-password").value;
+  $("reset-set-error").textContent = "";
+  const missing = [["reset-username", username], ["reset-code", code], ["reset-password", password]]
+    .find(([, value]) => !value);
+  if (missing) {
+    $("reset-set-error").textContent = "Please fill in your account name, the code and the new password.";
+    $(missing[0]).focus();
+    return;
+  }
+  if (password !== $("reset-password-again").value) {
+    $("reset-set-error").textContent = "The two passwords differ.";
+    $("reset-password-again").select();
+    return;
+  }
+  $("reset-set").disabled = true;
+  try {
+    await api("POST", "/api/password-resets/complete", { username, code, new_password: password });
+  } catch (error) {
+    $("reset-set-error").textContent = error.message;
+    (/rule:/.test(error.message) ? $("reset-password") : $("reset-code")).focus();
+    return;
+  } finally {
+    $("reset-set").disabled = false;
+  }
+  for (const id of ["reset-code", "reset-password", "reset-password-again"]) $(id).value = "";
+  $("login-username").value = username;
+  showLogin("Your password was changed. Sign in with it.");
+}
+
 // The console ---------------------------------------------------------------------------
 
 function showConsole(me) {
@@ -114,6 +195,7 @@ function showConsole(me) {
   $("account-line").textContent = `Signed in as ${me.username}${when}.`;
   if (!$("start-name").value) $("start-name").value = me.username;
   showTotpState();
+  showPolicy();
   document.title = "Start a meeting — relaydesk";
   setStatus({ text: "" });
   showView("console-view");
@@ -228,6 +310,51 @@ async function onTotpDisable(event) {
 
 // Starting a meeting ----------------------------------------------------------------------
 
+const FORCED = [
+  // [the policy's rule, the setting's checkbox, the value it forces, why]
+  ["all_unlisted", "start-listed", false, "Off: this server keeps every meeting unlisted."],
+  ["require_attendee_email", "start-require-email", true, "On: this server asks everyone for one."],
+];
+
+/** What the site's administrator decided shows on the start form: forced settings are
+ * set and cannot be changed, and the rules are said (the broker enforces them anyway). */
+async function showPolicy() {
+  try {
+    policy = (await api("GET", "/api/policy")) ?? {};
+  } catch {
+    policy = {}; // an older server: no policy; the broker still has the last word
+  }
+  applyPolicy();
+}
+
+function applyPolicy() {
+  for (const [rule, id, value, why] of FORCED) {
+    const box = $(id);
+    const forced = Boolean(policy[rule]);
+    box.disabled = forced;
+    if (forced) box.checked = value;
+    const hint = box.parentElement.querySelector("small.forced");
+    if (forced && !hint) {
+      box.parentElement.querySelector("div").append(el("small", { className: "forced", text: why }));
+    } else if (!forced && hint) {
+      hint.remove();
+    }
+  }
+  const needsPassword = Boolean(policy.require_session_password);
+  $("start-password").required = needsPassword;
+  $("start-password-note").textContent = needsPassword ? "(required on this server)" : "(optional)";
+  const least = Number(policy.min_session_password_chars || 0);
+  $("start-password-hint").textContent = least > 0
+    ? `People joining must type it. At least ${least} characters.`
+    : "People joining must type it.";
+  const lines = [];
+  if (policy.disable_sharing) lines.push("Desktop sharing is turned off on this server by its administrator.");
+  if (policy.disable_control) lines.push("Remote control is turned off on this server by its administrator.");
+  if (policy.restricted_access) lines.push("Only people with an account on this server can join.");
+  $("start-policy").textContent = lines.join(" ");
+  $("start-policy").hidden = lines.length === 0;
+}
+
 function settingsFromForm() {
   return {
     lobby: $("start-lobby").checked,
@@ -265,6 +392,11 @@ async function createMeeting(now) {
   }
   const title = $("start-title").value.trim();
   const password = $("start-password").value;
+  if (!password && policy.require_session_password) {
+    $("start-error").textContent = "This server requires a password for every meeting: choose one.";
+    $("start-password").focus();
+    return;
+  }
   const settings = settingsFromForm();
   const body = { ...settings };
   if (sessionId) body.session_id = sessionId;
@@ -293,6 +425,7 @@ async function createMeeting(now) {
     showCreated();
     $("start-form").reset();
     $("start-name").value = name;
+    applyPolicy(); // a reset form shows the forced settings again
   }
 }
 
@@ -376,8 +509,14 @@ export async function startOrganizer() {
   });
   $("start-later").addEventListener("click", () => createMeeting(false));
   $("start-id").addEventListener("input", () => idError(""));
+  $("forgot").addEventListener("click", showReset);
+  $("reset-back").addEventListener("click", () => showLogin());
+  $("reset-ask-form").addEventListener("submit", onResetAsk);
+  $("reset-set-form").addEventListener("submit", onResetSet);
   try {
-    showConsole(await api("GET", "/api/me"));
+    const me = await api("GET", "/api/me");
+    if (goBackToJoin()) return;
+    showConsole(me);
   } catch (error) {
     showLogin(error.status === 401 || error.status === 404 ? "" : error.message);
   }

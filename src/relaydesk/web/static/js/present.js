@@ -375,7 +375,8 @@ export class Presenting {
     $("presenting-text").textContent = me
       ? "You are presenting: everyone sees what you share."
       : "Starting to present…";
-    $("present-self").hidden = !(link.isHost && !me && !this.share);
+    // The site's policy may turn presenting off for this member's ticket (§7.2).
+    $("present-self").hidden = !(link.isHost && !me && !this.share && link.mayPresent(link.memberId));
   }
 
   /** A CONSENT_PROMPT CONTROL for a browser presenter: no, and why. */

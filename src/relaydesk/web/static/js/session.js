@@ -6,6 +6,7 @@
 //   status {text, connected}       roster {}  (members, roles, lobby, lock, keys changed)
 //   code {code}                    chat {from, name, text, private}
 //   screen {update}                cursor {x, y, visible}
+//   video {frame}                  (the presenter's VIDEO_FRAME: H.264 of a region)
 //   notice {text}                  ended {text, title, code}  (final: nothing more comes)
 //   prompt {kind, askedBy}         consent {kind, askedBy, subject, result}
 //   refresh {memberId}             (this member presents) a full picture for memberId
@@ -15,11 +16,13 @@
 //   annotation {from, annotation}  a stroke (or a clear) from a member allowed to draw
 //   notes {from, name, text}       the host's notes, sent just before the end
 //   file {header, message}         FILE_OFFER / FILE_ANSWER / FILE_CHUNK / FILE_END (files.js)
+//   recording {recorder}           who records the session now (0: nobody; §3.24)
 
 import * as p from "./protocol/index.js";
+import { ChatLog } from "./chatlog.js";
 
-const RECONNECT_DELAYS = [500, 1000, 2000, 4000, 8000];
 const REKEY_CHECK_MS = 5000;
+const EMBEDDED_RELAY = "embedded"; // the relay inside `relaydesk server` (broker/relays.py)
 // Bad ticket, expelled, ended, refused entry from the lobby: never reconnect.
 const FINAL_CLOSE_CODES = new Set([4003, 4005, 4006, 4010]);
 
@@ -79,18 +82,12 @@ async function requestTicket(sessionId, name, password, keys, email) {
   const body = {
     display_name: name,
     password: password || null,
-    x25519: b64url(keys.x25519Public),
+    agreement: b64url(keys.agreementPublic),
     ed25519: b64url(keys.ed25519Public),
   };
   if (email) body.email = email;
   try {
-    response = await fetch(`/api/sessions/${sessionId}/join`, {
-      method: "POST",
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    response = await post(`/api/sessions/${sessionId}/join`, body);
   } catch {
     throw new JoinError("The server cannot be reached. Check your connection.", 0);
   }
@@ -105,6 +102,39 @@ async function requestTicket(sessionId, name, password, keys, email) {
     const retry = response.headers.get("Retry-After");
     if (response.status === 429 && retry) text += ` Try again in ${retry} s.`;
     throw new JoinError(text, response.status);
+  }
+  return answer;
+}
+
+function post(path, body) {
+  return fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    cache: "no-store",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/**
+ * A fresh join answer for the same member (§7.3): the ticket it holds, now, signed by
+ * the ticket's own Ed25519 key; `failedRelay` names the relay that dropped it (or null).
+ * Throws JoinError (status 0: the server cannot be reached).
+ */
+async function refreshTicket(sessionId, ticket, signingKey, failedRelay) {
+  const timestamp = Math.floor(Date.now() / 1000);
+  const signature = await p.signRefresh(ticket, timestamp, signingKey);
+  let response;
+  try {
+    response = await post(`/api/sessions/${sessionId}/refresh`, {
+      ticket: b64url(ticket), timestamp, signature: b64url(signature), failed_relay: failedRelay,
+    });
+  } catch {
+    throw new JoinError("The server cannot be reached.", 0);
+  }
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new JoinError(typeof answer.detail === "string" ? answer.detail : `refused (${response.status})`, response.status);
   }
   return answer;
 }
@@ -131,12 +161,19 @@ export class SessionLink extends EventTarget {
     this.permissions = { chat: p.ChatRule.EVERYONE, annotators: [], maySave: true, mayRecord: false };
     this.waiting = 0; // this member's WaitReason while in the lobby, else 0
     this.admitted = false; // has been in the session (a ROSTER came)
+    this.recorder = 0; // the host recording the session (§3.24), 0: nobody
     this.verifiedCode = null; // the security code this person said they compared
     this.rules = 0; // TicketRule bits of this member's own ticket
     this.email = "";
     this.finished = false;
     this.presentAsked = 0; // the member this host asked to present; no answer yet
     this.notes = null; // the host's notes, when they came at the end: {from, name, text}
+    this.memberRules = new Map(); // member id -> TicketRule bits of its ticket
+    // Whole frames written to and read from the relay links, every link (session log).
+    this.bytesSent = 0;
+    this.bytesReceived = 0;
+    this.startedAt = 0; // ms: the first link to the relay opened
+    this.endedAt = 0; // ms: the session ended for this member, or it left
   }
 
   emit(type, detail = {}) {
@@ -165,6 +202,9 @@ export class SessionLink extends EventTarget {
     this.title = typeof answer.title === "string" ? answer.title : "";
     this.sessionUid = fromHex(answer.session_uid);
     this.relayUrl = answer.relay_url;
+    this.relays = Array.isArray(answer.relays) ? answer.relays : [];
+    this.chatLog = new ChatLog(this.memberId, now);
+    this.early = []; // content frames waiting for their epoch's commit (protocol §6.3)
     this.ticketExpires = Number(answer.expires_at ? Date.parse(answer.expires_at) / 1000 : 0);
     const brokerPublic = fromB64url(answer.broker_public_key);
     this.brokerPublic = brokerPublic;
@@ -178,10 +218,14 @@ export class SessionLink extends EventTarget {
     this.connect();
   }
 
-  /** The relay's address as this page reaches the server (same origin). */
+  /** The relay's address. The embedded relay lives in the server that served this page,
+   * so it is reached as the page was (the same name and port, whatever forwards them);
+   * a relay of its own (several servers, docs/operators.md) at the answer's address. */
   relayAddress() {
     const url = new URL(this.relayUrl);
-    return `wss://${location.host}${url.pathname}`;
+    const relay = this.relays.find((known) => known.wss_url === this.relayUrl);
+    const embedded = relay === undefined || relay.name === EMBEDDED_RELAY;
+    return embedded ? `wss://${location.host}${url.pathname}` : url.href;
   }
 
   connect() {
@@ -191,11 +235,13 @@ export class SessionLink extends EventTarget {
     this.socket = socket;
     this.controlSequence = 0;
     socket.onopen = () => {
-      this.sendControl({ type: p.FrameType.HELLO, ticket: this.ticket });
+      if (!this.startedAt) this.startedAt = Date.now();
     };
+    this.helloSent = false; // the relay speaks first: HELLO answers its CHALLENGE (§7.1)
     socket.onmessage = (event) => {
       if (typeof event.data === "string") return;
       const data = new Uint8Array(event.data);
+      this.bytesReceived += data.length;
       this.run(() => this.handle(data));
     };
     socket.onclose = (event) => {
@@ -213,19 +259,51 @@ export class SessionLink extends EventTarget {
       this.finish(text, title, code);
       return;
     }
-    if (this.ticketExpires && now() > this.ticketExpires) {
-      this.finish("The connection was lost. Join again to continue.");
-      return;
-    }
-    const delay = RECONNECT_DELAYS[Math.min(this.attempt, RECONNECT_DELAYS.length - 1)];
+    this.connectedBefore = this.connectedBefore || this.admitted;
+    this.failedRelay = this.relays.find((relay) => relay.wss_url === this.relayUrl)?.name ?? null;
+    this.retry();
+  }
+
+  /** Wait (RECONNECT_FIRST_DELAY_SECONDS, doubling to RECONNECT_MAX_DELAY_SECONDS), get
+   * a fresh ticket for the same member (§7.3), connect to the relay the answer names. */
+  retry() {
+    const { RECONNECT_FIRST_DELAY_SECONDS: first, RECONNECT_MAX_DELAY_SECONDS: most } = p.limits;
+    const delay = Math.min(first * 2 ** this.attempt, most);
     this.attempt += 1;
-    this.status(`Connection lost — reconnecting in ${Math.round(delay / 100) / 10} s…`);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.status("Reconnecting…");
+    this.reconnectTimer = setTimeout(() => this.refreshAndConnect(), delay * 1000);
+  }
+
+  async refreshAndConnect() {
+    if (this.leaving || this.finished) return;
+    try {
+      const answer = await refreshTicket(this.sessionId, this.ticket, this.keys.signing.privateKey, this.failedRelay);
+      if (answer.member_id !== this.memberId) throw new JoinError("a ticket for another member", 403);
+      this.ticket = fromB64url(answer.ticket);
+      // The session moved to another home relay: a host sets its controls again there.
+      this.homeMoved = answer.relay_url !== this.relayUrl;
+      this.relayUrl = answer.relay_url;
+      if (Array.isArray(answer.relays)) this.relays = answer.relays;
+      this.ticketExpires = Number(answer.expires_at ? Date.parse(answer.expires_at) / 1000 : 0);
+    } catch (error) {
+      const status = error instanceof JoinError ? error.status : 0;
+      if (status === 404 && !(this.ticketExpires && now() > this.ticketExpires)) {
+        // a server without the refresh endpoint: the ticket held is still good
+      } else if (status === 0 || status === 429 || status >= 500) {
+        this.retry(); // the server is unreachable or busy: try again, later
+        return;
+      } else {
+        this.finish(`The connection was lost and the server refused a new ticket: ${error.message}. Join again to continue.`);
+        return;
+      }
+    }
+    if (!this.leaving && !this.finished) this.connect();
   }
 
   finish(text, title = "The meeting has ended", code = 0) {
     if (this.finished) return;
     this.finished = true;
+    this.endedAt = Date.now();
     clearInterval(this.rekeyTimer);
     clearTimeout(this.reconnectTimer);
     this.status(text);
@@ -235,6 +313,7 @@ export class SessionLink extends EventTarget {
   leave() {
     this.leaving = true;
     this.finished = true;
+    this.endedAt = this.endedAt || Date.now();
     clearInterval(this.rekeyTimer);
     clearTimeout(this.reconnectTimer);
     if (this.socket) this.socket.close(1000, "left");
@@ -280,6 +359,36 @@ export class SessionLink extends EventTarget {
     return (this.rules & rule) !== 0;
   }
 
+  /** May `memberId` present (its ticket lacks the site policy's NO_SHARING, §7.2)? */
+  mayPresent(memberId) {
+    const rules = memberId === this.memberId ? this.rules : (this.memberRules.get(memberId) ?? 0);
+    return (rules & p.TicketRule.NO_SHARING) === 0;
+  }
+
+  /** Remote control is off for this member or the presenter (NO_CONTROL, §7.2). */
+  get controlForbidden() {
+    const presenter = this.memberRules.get(this.presenter) ?? 0;
+    return ((this.rules | presenter) & p.TicketRule.NO_CONTROL) !== 0;
+  }
+
+  /** What this member's session log says (sessionlog.js), as of now. */
+  sessionLog() {
+    const others = [...this.names].filter(([id]) => id !== this.memberId).sort((a, b) => a[0] - b[0]);
+    return {
+      server: location.origin,
+      sessionId: this.sessionId,
+      title: this.title,
+      name: this.name,
+      role: this.isHost || this.joinedAs === p.Role.HOST ? "host" : "participant",
+      memberId: this.memberId,
+      people: [this.name, ...others.map(([, name]) => name)],
+      startedAt: this.startedAt,
+      endedAt: this.endedAt || Date.now(),
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+    };
+  }
+
   /** The security code of the current epoch, or null before the first. */
   get securityCode() {
     return this.e2e?.securityCode ?? null;
@@ -317,6 +426,32 @@ export class SessionLink extends EventTarget {
 
   expel(memberId) {
     this.sendControl({ type: p.FrameType.EXPEL, memberId });
+  }
+
+  /**
+   * On a new home relay, once the members who were in are back (a locked relay would
+   * refuse them, and the rules may name them) or RELOCK_WAIT_SECONDS passed: what
+   * attendees may do, and the lock.
+   */
+  carryControls({ locked, permissions, wereHere }) {
+    const usual = permissions.chat === p.ChatRule.EVERYONE && permissions.annotators.length === 0 &&
+      permissions.maySave && !permissions.mayRecord;
+    if (!locked && usual) return;
+    this.carrying = { waiting: wereHere, deadline: now() + p.limits.RELOCK_WAIT_SECONDS, locked, permissions, usual };
+    this.carryWhenBack();
+  }
+
+  carryWhenBack() {
+    const carried = this.carrying;
+    if (!carried) return;
+    if (!carried.waiting.every((id) => this.roles.has(id)) && now() < carried.deadline) return;
+    this.carrying = null;
+    if (!this.isHost) return;
+    if (!carried.usual) {
+      const annotators = carried.permissions.annotators.filter((id) => this.roles.has(id));
+      this.sendControl({ type: p.FrameType.PERMISSIONS, ...carried.permissions, annotators });
+    }
+    if (carried.locked && !this.locked) this.setLocked(true);
   }
 
   setLocked(locked) {
@@ -357,7 +492,10 @@ export class SessionLink extends EventTarget {
   }
 
   send(bytes) {
-    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(bytes);
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) {
+      this.socket.send(bytes);
+      this.bytesSent += bytes.length;
+    }
   }
 
   sendControl(message, target = p.RELAY) {
@@ -378,8 +516,10 @@ export class SessionLink extends EventTarget {
     return sent;
   }
 
+  /** A chat line, numbered and kept to be sent again after a drop (§4.3, §11). */
   sendChat(text, target = p.EVERYONE) {
-    return this.sendContent({ type: p.FrameType.CHAT, text }, target);
+    const line = this.chatLog.stamp({ type: p.FrameType.CHAT, text }, target, this.roles.keys());
+    return this.sendContent(line, target);
   }
 
   /** One stroke, or a clear of this member's strokes, to everyone (§4.4). */
@@ -426,8 +566,14 @@ export class SessionLink extends EventTarget {
     this.sendControl({ type: p.FrameType.REFRESH, memberId: 0 });
   }
 
-  async rekeyIfLeader() {
-    if (this.e2e && this.socket && this.e2e.needsRekey(now())) {
+  /** Ask the relay for the first `layers` video layers only (docs/protocol.md §5.4). */
+  requestVideoLayers(layers) {
+    this.sendControl({ type: p.FrameType.VIDEO_LAYERS, layers });
+  }
+
+  /** `anew`: the leader commits even if nothing changed (after its own reconnect). */
+  async rekeyIfLeader(anew = false) {
+    if (this.e2e && this.socket && (this.e2e.needsRekey(now()) || (anew && this.e2e.isLeader))) {
       this.send(p.serializeFrame(await this.e2e.startEpoch(p.randomBytes, now())));
       // The leader holds the new epoch at once (its own commit never comes back).
       this.emit("code", { code: this.e2e.securityCode });
@@ -444,24 +590,87 @@ export class SessionLink extends EventTarget {
       return;
     }
     const { header } = frame;
+    this.expireEarly();
     if (p.isContentType(header.type)) {
-      let message;
-      try {
-        message = await this.e2e.open(frame, now());
-      } catch (error) {
-        console.warn("relaydesk: dropped a frame from member", header.sender, error.message);
-        // Sealed in an epoch newer than any held here: made while this member (now the
-        // key leader) was away. The leader starts a newer one (§6.3).
-        if (error instanceof p.NoEpochKey && (await this.e2e.strayEpoch(frame, now()))) {
-          await this.rekeyIfLeader();
-        }
-        return;
-      }
-      this.content(header, message);
+      await this.openContent(frame, true);
       return;
     }
     const message = p.decodeMessage(header.type, frame.body);
+    const current = this.e2e.current;
+    this.chatLog.note(message, current ? [current.number, current.leader] : [0, 0]);
     await this.control(header, message);
+    this.carryWhenBack();
+    const after = this.e2e.current;
+    if (current && after && after.number === current.number && after.leader !== current.leader) {
+      // A stand-in's epoch, replaced by the leader's (§6.2): what was sealed in it
+      // opens for no one now.
+      this.chatLog.again([current.number, current.leader]);
+    }
+    if (header.type === p.FrameType.KEY_COMMIT && this.early.length > 0) await this.retryEarly();
+    const epoch = this.e2e.current;
+    // Replays go out only in an epoch the key leader of those present made (protocol §11).
+    if (epoch && epoch.leader === this.e2e.leader) {
+      for (const [line, member] of this.chatLog.due([epoch.number, epoch.leader], epoch.members)) {
+        this.sendContent(line, member);
+      }
+    }
+  }
+
+  /**
+   * Open a content frame and act on it. One sealed in an epoch whose commit has not come
+   * yet (frames of different senders overtake one another around a reconnect) waits,
+   * when `hold`, until the next commit or EARLY_FRAME_SECONDS (protocol §6.3).
+   */
+  async openContent(frame, hold) {
+    const { header } = frame;
+    let message;
+    try {
+      message = await this.e2e.open(frame, now());
+    } catch (error) {
+      // Sealed in an epoch newer than any held here: made while this member (now the
+      // key leader) was away. The leader starts a newer one (§6.3).
+      if (hold && error instanceof p.NoEpochKey && (await this.e2e.strayEpoch(frame, now()))) {
+        await this.rekeyIfLeader();
+      }
+      const early =
+        error instanceof p.NoEpochKey ||
+        error instanceof p.SignatureInvalid ||
+        error instanceof p.DecryptionFailed;
+      if (early && this.isEarly(header)) {
+        if (hold) {
+          if (this.early.length >= p.limits.MAX_EARLY_FRAMES) this.early.shift();
+          this.early.push({ frame, at: now() });
+        }
+        return false;
+      }
+      console.warn("relaydesk: dropped a frame from member", header.sender, error.message);
+      return true;
+    }
+    this.content(header, message);
+    return true;
+  }
+
+  /** Sealed in an epoch not held: above the current one, or a stand-in's number (§6.2). */
+  isEarly(header) {
+    const current = this.e2e.current;
+    if (!current || header.epoch > current.number) return true;
+    return header.epoch === current.number && current.leader !== this.e2e.leader;
+  }
+
+  async retryEarly() {
+    const waiting = this.early;
+    this.early = [];
+    for (const held of waiting) {
+      if (!(await this.openContent(held.frame, false))) this.early.push(held);
+    }
+  }
+
+  expireEarly() {
+    const limit = now() - p.limits.EARLY_FRAME_SECONDS;
+    while (this.early.length > 0 && this.early[0].at < limit) {
+      const { frame } = this.early.shift();
+      console.warn("relaydesk: dropped a frame whose epoch key never came, from", frame.header.sender);
+    }
   }
 
   content(header, message) {
@@ -472,11 +681,12 @@ export class SessionLink extends EventTarget {
           console.warn("relaydesk: dropped a chat line the chat rule forbids, from", header.sender);
           break;
         }
+        if (!this.chatLog.firstShowing(header.sender, message)) break; // sent again, shown already
         this.emit("chat", {
           from: header.sender,
           name: this.names.get(header.sender) ?? `member ${header.sender}`,
           text: message.text,
-          private: header.target !== p.EVERYONE,
+          private: header.target !== p.EVERYONE && !message.toEveryone,
         });
         break;
       case p.FrameType.ANNOTATION:
@@ -497,6 +707,9 @@ export class SessionLink extends EventTarget {
         break;
       case p.FrameType.SCREEN_UPDATE:
         if (header.sender === this.presenter) this.emit("screen", { update: message });
+        break;
+      case p.FrameType.VIDEO_FRAME:
+        if (header.sender === this.presenter) this.emit("video", { frame: message });
         break;
       case p.FrameType.CURSOR:
         if (header.sender === this.presenter) this.emit("cursor", message);
@@ -525,6 +738,7 @@ export class SessionLink extends EventTarget {
     const ticket = await this.e2e.addMember(entry.ticket, now(), entry.role);
     this.names.set(ticket.memberId, ticket.displayName);
     this.emails.set(ticket.memberId, ticket.email ?? "");
+    this.memberRules.set(ticket.memberId, Number(ticket.rules ?? 0));
     this.roles.set(ticket.memberId, entry.role);
     this.lobby.delete(ticket.memberId);
   }
@@ -546,18 +760,48 @@ export class SessionLink extends EventTarget {
     return ticket;
   }
 
+  /** Who records, as people are told: "you", a name, or (in the lobby, where names
+   * are not known yet) "A host". */
+  recorderName(memberId) {
+    if (memberId === this.memberId) return "You";
+    return this.names.get(memberId) ?? "A host";
+  }
+
   nameOf(memberId) {
     return this.names.get(memberId) ?? this.lobby.get(memberId)?.name ?? `member ${memberId}`;
+  }
+
+  /** The name of the relay this member meant to reach, as the join answer gives it
+   * (the ticket's home relay when the answer lists none): what HELLO signs (§7.1). */
+  relayName() {
+    const relay = this.relays.find((known) => known.wss_url === this.relayUrl);
+    return relay?.name ?? p.readTicket(this.ticket).ticket.relay;
   }
 
   async control(header, message) {
     const T = p.FrameType;
     switch (message.type) {
+      case T.CHALLENGE: {
+        if (this.helloSent) return; // one HELLO a link
+        this.helloSent = true;
+        const proof = await p.proveHello(this.keys.signing.privateKey, message.nonce, this.ticket, this.relayName());
+        this.sendControl({ type: T.HELLO, ticket: this.ticket, proof });
+        return;
+      }
       case T.ROSTER: {
         this.attempt = 0;
-        this.status("Connected", true);
+        this.status(this.connectedBefore ? "Reconnected" : "Connected", true);
+        // After a move to a new home relay a host sets again what it cannot know (§11).
+        const newHome = this.e2e.current !== null && Boolean(this.homeMoved);
+        this.homeMoved = false;
+        const carried = {
+          locked: this.locked,
+          permissions: this.permissions,
+          wereHere: [...this.roles.keys()].filter((id) => id !== this.memberId),
+        };
         this.e2e.noteEpoch(message.epoch);
         this.locked = Boolean(message.locked);
+        this.permissions = { chat: p.ChatRule.EVERYONE, annotators: [], maySave: true, mayRecord: false };
         // After a reconnect the roster replaces what we knew: whoever left meanwhile is
         // gone (no MEMBER_LEFT reached us), for the list and for the key leader rule.
         const present = new Set(message.members.map((entry) => entry.memberId));
@@ -577,6 +821,8 @@ export class SessionLink extends EventTarget {
           }
         }
         this.presenter = message.presenter;
+        this.recorder = message.recording ?? 0;
+        this.emit("recording", { recorder: this.recorder });
         this.setControlHolder(message.controlHolder, 0);
         if (!this.admitted || this.waiting) {
           this.admitted = true;
@@ -584,7 +830,10 @@ export class SessionLink extends EventTarget {
           this.emit("admitted");
         }
         this.emit("roster");
-        await this.rekeyIfLeader();
+        if (newHome && this.isHost) this.carryControls(carried);
+        // After a reconnect the key leader commits anew, as the Python client does: a
+        // new home never saw its epoch, and a stand-in's epoch may wait for it.
+        await this.rekeyIfLeader(this.e2e.current !== null);
         break;
       }
       case T.MEMBER_JOINED:
@@ -654,6 +903,19 @@ export class SessionLink extends EventTarget {
         if (changed) this.emit("notice", { text: CHAT_RULE_TEXTS[chat] });
         break;
       }
+      case T.RECORDING: {
+        // Told to everyone, the lobby too: who records, and when it stops (§3.24).
+        const { memberId, active } = message;
+        if (!active && this.recorder !== memberId) break;
+        this.recorder = active ? memberId : 0;
+        this.emit("recording", { recorder: this.recorder });
+        this.emit("roster");
+        const who = this.recorderName(memberId);
+        this.emit("notice", {
+          text: active ? `${who} started recording this session` : `${who} stopped recording`,
+        });
+        break;
+      }
       case T.LOCK:
         this.locked = Boolean(message.locked);
         this.emit("roster");
@@ -713,7 +975,10 @@ export class SessionLink extends EventTarget {
       case T.ERROR:
         this.controlRequested = false; // a refused request (someone else has control…)
         this.presentAsked = 0;
-        this.emit("notice", { text: message.text });
+        this.emit("notice", {
+          text: message.code === p.CloseCode.SITE_POLICY
+            ? `Refused by the server's policy: ${message.text}.` : message.text,
+        });
         this.emit("roster");
         break;
       default:

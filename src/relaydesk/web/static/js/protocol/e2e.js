@@ -132,9 +132,11 @@ export class EndToEnd {
         sessionUid: this.sessionUid,
         checkExpiry: false,
       });
-      await ks.checkAgreementKey(ticket.x25519);
+      await ks.checkAgreementKey(ticket.agreement);
       const known = this.#tickets.get(ticket.memberId);
-      if (known !== undefined && !sameTicket(known, ticket)) {
+      // A refreshed ticket (§7.3) changes only its expiry, home relay and placement.
+      const moved = { expiresAt: known?.expiresAt, relay: known?.relay, placement: known?.placement };
+      if (known !== undefined && !sameTicket(known, { ...ticket, ...moved })) {
         throw new CommitRejected(`member ${ticket.memberId} was shown with two different keys`);
       }
       this.#tickets.set(ticket.memberId, ticket);
@@ -233,7 +235,7 @@ export class EndToEnd {
 
   /**
    * As key leader: make, apply and return a KEY_COMMIT frame for the members present
-   * (§6.2). Draws the 32-byte epoch secret, then one ephemeral key per member.
+   * (§6.2). Draws the 32-byte epoch secret; the KEM draws its own randomness.
    * @param {ks.Rng} rng (n) => n random bytes, e.g. `randomBytes` of primitives.js
    * @param {number} now
    * @returns {Promise<Frame>} send it with serializeFrame
@@ -256,7 +258,6 @@ export class EndToEnd {
         this.memberKeys,
         roster,
         secret,
-        rng,
       );
       this.#controlSequence += 1;
       /** @type {Header} */
@@ -306,7 +307,11 @@ export class EndToEnd {
       throw new CommitRejected("the key commit's session or epoch does not match its header");
     }
     const current = this.#current;
-    if (current !== null && content.epoch <= current.number) {
+    // A stand-in's epoch (led while the leader was away) may carry the number the
+    // returning leader picks for its own: the leader's commit replaces it (§6.2).
+    const replaces =
+      current !== null && current.number === content.epoch && current.leader !== leader;
+    if (current !== null && content.epoch <= current.number && !replaces) {
       throw new CommitRejected(`epoch ${content.epoch} is not newer than ${current.number}`);
     }
     const members = content.members;
@@ -340,6 +345,11 @@ export class EndToEnd {
       keys: new Map(),
     };
     this.#retireEpochs(now, epoch.members, present);
+    if (replaces) {
+      // The stand-in's epoch of that number is gone, its replay windows too.
+      this.#epochs.delete(epoch.number);
+      this.#highestSeen.delete(epoch.number);
+    }
     this.#epochs.set(epoch.number, epoch);
     this.#current = epoch;
     this.#sendSequence.clear();

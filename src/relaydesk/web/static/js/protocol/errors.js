@@ -11,7 +11,8 @@
 //       ├── TicketError             4003  a join ticket is not valid here
 //       │   ├── TicketSignatureInvalid
 //       │   ├── TicketExpired
-//       │   └── TicketWrongSession
+//       │   ├── TicketWrongSession
+//       │   └── HelloProofInvalid
 //       ├── CommitRejected          4007  a key commit that must not be applied
 //       ├── NoEpochKey              4007  no key for that epoch (never had it, or it expired)
 //       ├── DecryptionFailed        4007  a changed bit, or the wrong key
@@ -36,6 +37,8 @@ export const CloseCode = Object.freeze({
   RATE_LIMITED: 4008,
   SLOW_CONSUMER: 4009,
   REFUSED_ENTRY: 4010, // a host refused this member entry from the lobby (final)
+  MOVED: 4011, // the session now lives on another relay: refresh the ticket, reconnect
+  SITE_POLICY: 4012, // the site's policy forbids this member that action (ERROR only)
 });
 
 /** Root of every error the protocol library throws on purpose. */
@@ -111,6 +114,11 @@ export class TicketExpired extends TicketError {
 /** The ticket was issued for a different session. */
 export class TicketWrongSession extends TicketError {
   static errorName = "TicketWrongSession";
+}
+
+/** The HELLO does not prove possession of the ticket's key (§7.1): the relay refuses it. */
+export class HelloProofInvalid extends TicketError {
+  static errorName = "HelloProofInvalid";
 }
 
 /**

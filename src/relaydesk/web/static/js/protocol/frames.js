@@ -41,9 +41,13 @@ export const FrameType = Object.freeze({
   ADMIT: 0x15,
   WAITING: 0x16,
   PERMISSIONS: 0x17,
+  RECORDING: 0x18,
+  VIDEO_LAYERS: 0x19,
+  CHALLENGE: 0x1f, // relay -> member, the first frame of a link (§3.26)
   SCREEN_UPDATE: 0x40,
   CURSOR: 0x41,
   SHARE_STATE: 0x42,
+  VIDEO_FRAME: 0x43,
   INPUT_EVENT: 0x48,
   CHAT: 0x50,
   NOTES: 0x51,
@@ -71,6 +75,7 @@ const CHANNELS = new Map([
   [FrameType.SCREEN_UPDATE, Channel.SCREEN],
   [FrameType.CURSOR, Channel.SCREEN],
   [FrameType.SHARE_STATE, Channel.SCREEN],
+  [FrameType.VIDEO_FRAME, Channel.SCREEN],
   [FrameType.INPUT_EVENT, Channel.INPUT],
   [FrameType.CHAT, Channel.CHAT],
   [FrameType.NOTES, Channel.CHAT],
@@ -86,8 +91,9 @@ export const Flags = Object.freeze({
   NONE: 0,
   KEYFRAME: 0x0001, // a whole picture: everything queued before it of this type is moot
   SUPERSEDABLE: 0x0002, // a newer frame of the same type from the same sender replaces it
+  DISCARDABLE: 0x0004, // only later DISCARDABLE frames depend on it: a relay may drop it (§5.4)
 });
-export const KNOWN_FLAGS = Flags.KEYFRAME | Flags.SUPERSEDABLE;
+export const KNOWN_FLAGS = Flags.KEYFRAME | Flags.SUPERSEDABLE | Flags.DISCARDABLE;
 
 /**
  * @typedef {object} Header

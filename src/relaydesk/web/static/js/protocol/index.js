@@ -7,7 +7,7 @@
 //   import * as p from "./protocol/index.js";
 //
 //   // 1. Before joining: fresh keys; their public halves go into the join request.
-//   const keys = await p.MemberKeys.generate();          // keys.x25519Public, keys.ed25519Public
+//   const keys = await p.MemberKeys.generate();          // keys.agreementPublic, keys.ed25519Public
 //   // the broker answers with the ticket, the session uid, the member id and its key
 //   const e2e = new p.EndToEnd(sessionUid, memberId, keys, brokerPublic);
 //
@@ -54,6 +54,7 @@ export * from "./messages.js";
 export * as msgpack from "./msgpack.js";
 export * as hkdf from "./hkdf.js";
 export * as hpke from "./hpke.js";
+export { sha3_256 } from "./sha3.js";
 export { randomBytes } from "./primitives.js";
 export * from "./tickets.js";
 export * from "./rules.js";

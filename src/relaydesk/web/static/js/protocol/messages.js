@@ -53,6 +53,7 @@ export const RevokeReason = Object.freeze({
   LEFT: 4,
   BY_HOST: 5,
   SESSION_ENDED: 6,
+  SITE_POLICY: 7, // the member's fresh ticket forbids it (§7.2: NO_SHARING, NO_CONTROL)
 });
 /** How a screen tile's pixels are carried (§4.1). */
 export const TileEncoding = Object.freeze({ RAW: 0, ZLIB: 1, PNG: 2, JPEG: 3, COPY: 4 });
@@ -255,6 +256,14 @@ export const Field = Object.freeze({
     read: (f) => f.array(maxItems, schema.read),
     write: (v) => v.map(schema.write),
   }),
+  /** A relay's name (§11): 1 to MAX_RELAY_NAME_CHARS of a-z, 0-9 and "-". @type {FieldKind} */
+  relayName: {
+    read: (f) => {
+      const name = f.text(limits.MAX_RELAY_NAME_CHARS, 1);
+      if (!/^[a-z0-9-]+$/.test(name)) throw f.fail("a relay name of a-z, 0-9 and -");
+      return name;
+    },
+  },
   /** A constant (a version): checked, written, not kept. @param {number} value @returns {FieldKind} */
   constant: (value) => ({ read: (f) => f.integer(value, value), write: () => value }),
 });
@@ -339,7 +348,7 @@ const POINT = recordSchema([
 ]);
 const SEALED_KEY = recordSchema([
   ["memberId", MEMBER],
-  ["enc", Field.binary(32, 32)],
+  ["enc", Field.binary(1120, 1120)], // ML-KEM-768 ciphertext || X25519 ephemeral (§6.2)
   ["ciphertext", Field.binary(48, 48)],
 ]);
 /** Commit content (§6.2): signed by the leader, carried in KEY_COMMIT.content. */
@@ -361,7 +370,14 @@ const ENTRIES = Field.arrayOf(limits.MAX_MEMBERS, ENTRY);
 // prettier-ignore
 const CODECS = new Map([
   // Control messages (§3) ---------------------------------------------------------------
-  [FrameType.HELLO, recordSchema([["ticket", Field.binary(limits.MAX_TICKET_BYTES)]])],
+  [FrameType.CHALLENGE, recordSchema([
+    ["nonce", Field.binary(32, 32)], // what HELLO signs (§7.1)
+    ["relay", Field.relayName], // the relay's own name
+  ])],
+  [FrameType.HELLO, recordSchema([
+    ["ticket", Field.binary(limits.MAX_TICKET_BYTES)],
+    ["proof", Field.binary(64, 64)], // Ed25519 by the ticket's key over helloMessage (§7.1)
+  ])],
   [FrameType.ROSTER, recordSchema([
     ["you", MEMBER],
     ["members", ENTRIES],
@@ -370,6 +386,7 @@ const CODECS = new Map([
     ["locked", Field.boolean],
     ["epoch", Field.number(0, U32)],
     ["lobby", ENTRIES, []], // members waiting for admission (§3.21)
+    ["recording", NOBODY_OR_MEMBER, 0], // the host recording the session (§3.24)
   ])],
   [FrameType.MEMBER_JOINED, flattened("entry", ENTRY)],
   [FrameType.MEMBER_LEFT, recordSchema([
@@ -426,6 +443,12 @@ const CODECS = new Map([
     ["maySave", Field.boolean],
     ["mayRecord", Field.boolean],
   ])],
+  // A host starts or stops recording on its own client; announced to all (§3.24).
+  [FrameType.RECORDING, recordSchema([["memberId", MEMBER], ["active", Field.boolean]])],
+  // A viewer asks the relay for the first `layers` video layers only (§4.1, §5.4).
+  [FrameType.VIDEO_LAYERS, recordSchema([
+    ["layers", Field.number(1, limits.VIDEO_LAYERS)],
+  ])],
   // Content messages (§4), sealed end to end --------------------------------------------
   [FrameType.SCREEN_UPDATE, recordSchema([
     ["width", Field.number(1, SIDE)],
@@ -433,6 +456,25 @@ const CODECS = new Map([
     ["full", Field.boolean],
     ["tiles", Field.arrayOf(limits.MAX_TILES_PER_UPDATE, TILE)],
   ])],
+  // One H.264 access unit of a video-like region; frame n is in layer n % VIDEO_LAYERS (§4.1).
+  [FrameType.VIDEO_FRAME, recordSchema([
+    ["stream", Field.number(0, U32)],
+    ["number", Field.number(0, U32)],
+    ["sentAt", Field.number(0, U32)], // the presenter's clock, ms modulo 2^32 (§4.1)
+    ["keyframe", Field.boolean],
+    ["x", Field.number(0, SIDE - 2)],
+    ["y", Field.number(0, SIDE - 2)],
+    ["width", Field.number(2, SIDE)],
+    ["height", Field.number(2, SIDE)],
+    ["data", Field.binary(limits.MAX_FRAME_BODY)],
+  ], {
+    check: (frame) => {
+      if (frame.width % 2 || frame.height % 2) {
+        throw new MessageError("VIDEO_FRAME: width and height must be even");
+      }
+      if (frame.data.length === 0) throw new MessageError("VIDEO_FRAME: data is empty");
+    },
+  })],
   [FrameType.CURSOR, recordSchema([
     ["x", Field.number(0, SIDE)],
     ["y", Field.number(0, SIDE)],
@@ -457,7 +499,13 @@ const CODECS = new Map([
     ["modifiers", Field.number(0, 15), 0],
     ["text", Field.text(limits.MAX_TYPED_TEXT_CHARS), ""],
   ])],
-  [FrameType.CHAT, recordSchema([["text", Field.text(limits.MAX_CHAT_CHARS, 1)]])],
+  // `id`: the sender's line counter (0: none); `toEveryone`: a public line, even when a
+  // replay after a reconnect sends it to one member (§4.3, §11).
+  [FrameType.CHAT, recordSchema([
+    ["text", Field.text(limits.MAX_CHAT_CHARS, 1)],
+    ["id", Field.number(0, U32), 0],
+    ["toEveryone", Field.boolean, false],
+  ])],
   [FrameType.ANNOTATION, recordSchema([
     ["strokeId", Field.number(0, U32)],
     ["color", Field.number(0, 0xffffff)],

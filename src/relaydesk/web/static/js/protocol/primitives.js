@@ -1,6 +1,7 @@
 // Thin wrappers over WebCrypto (globalThis.crypto.subtle) for the primitives of
 // docs/protocol.md §6: SHA-256, HMAC-SHA256, X25519 (RFC 7748), Ed25519 (RFC 8032),
-// AES-256-GCM. Works in Node 20 and in Chromium, which both support X25519 and Ed25519.
+// AES-256-GCM, and ML-KEM-768 (FIPS 203). Node 20 has all but ML-KEM, which Chromium has
+// (WebCrypto's modern algorithms: "ML-KEM-768", encapsulateBits / decapsulateBits).
 //
 // Private keys live in non-extractable CryptoKeys. Raw private bytes are only taken in
 // (the golden vectors inject them, and the X25519 ephemeral key of HPKE is drawn from an
@@ -214,5 +215,73 @@ export async function aesGcmDecrypt(key, nonce, aad, ciphertext) {
     return new Uint8Array(await subtle.decrypt(params, key, ciphertext));
   } catch {
     return null;
+  }
+}
+
+// ML-KEM-768 (FIPS 203) -----------------------------------------------------------------
+
+const ML_KEM = { name: "ML-KEM-768" };
+
+/** True where WebCrypto has ML-KEM-768 (Chromium; not Node 20). */
+export const hasMlKem = await subtle
+  .generateKey(ML_KEM, false, ["encapsulateBits", "decapsulateBits"])
+  .then(() => true, () => false);
+
+/** @param {CryptoKey} publicKey @returns {Promise<KeyPair>} the private key, the public one raw */
+async function mlKemPair(privateKey, publicKey) {
+  return { privateKey, publicKey: new Uint8Array(await subtle.exportKey("raw-public", publicKey)) };
+}
+
+/** A fresh ML-KEM-768 key pair whose private key never leaves WebCrypto. @returns {Promise<KeyPair>} */
+export async function generateMlKem() {
+  const pair = /** @type {CryptoKeyPair} */ (
+    await subtle.generateKey(ML_KEM, false, ["encapsulateBits", "decapsulateBits"])
+  );
+  return mlKemPair(pair.privateKey, pair.publicKey);
+}
+
+/** An ML-KEM-768 key pair from its 64-byte seed d || z. @param {Uint8Array} seed @returns {Promise<KeyPair>} */
+export async function importMlKemSeed(seed) {
+  const privateKey = await subtle.importKey("raw-seed", seed, ML_KEM, false, ["decapsulateBits"]);
+  return mlKemPair(privateKey, await subtle.getPublicKey(privateKey, ["encapsulateBits"]));
+}
+
+/**
+ * ML-KEM-768 encapsulation to a 1184-byte encapsulation key: null if the key fails
+ * FIPS 203's check (WebCrypto refuses to import it).
+ * @param {Uint8Array} publicKey
+ * @returns {Promise<{ciphertext: Uint8Array, sharedKey: Uint8Array} | null>}
+ */
+export async function mlKemEncapsulate(publicKey) {
+  try {
+    const key = await subtle.importKey("raw-public", publicKey, ML_KEM, false, ["encapsulateBits"]);
+    const result = await subtle.encapsulateBits(ML_KEM, key);
+    return { ciphertext: new Uint8Array(result.ciphertext), sharedKey: new Uint8Array(result.sharedKey) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * ML-KEM-768 decapsulation (implicit rejection: a changed ciphertext gives another key);
+ * null for a ciphertext of the wrong size.
+ * @param {CryptoKey} privateKey @param {Uint8Array} ciphertext 1088 bytes
+ * @returns {Promise<Uint8Array | null>}
+ */
+export async function mlKemDecapsulate(privateKey, ciphertext) {
+  try {
+    return new Uint8Array(await subtle.decapsulateBits(ML_KEM, privateKey, ciphertext));
+  } catch {
+    return null;
+  }
+}
+
+/** Is this a 1184-byte ML-KEM-768 encapsulation key that passes FIPS 203's check? @param {Uint8Array} publicKey */
+export async function isMlKemPublicKey(publicKey) {
+  try {
+    await subtle.importKey("raw-public", publicKey, ML_KEM, false, ["encapsulateBits"]);
+    return true;
+  } catch {
+    return false;
   }
 }
