@@ -1,4 +1,4 @@
-"""Every browser member sees who records (issue 13; protocol §3.24): Rita hosts with the
+"""Every browser member sees who records (issue 13; protocol §3.23): Rita hosts with the
 real ``relaydesk start --lobby`` and records with ``/record``; Ann, in the meeting, sees
 "Recording by Rita" in the top bar and a line in the chat; Bo, still waiting in the
 lobby (no names known yet), sees "Recording by A host", then Rita's name once let in;

@@ -1,5 +1,5 @@
 """Recording is announced and host-only, as the relay enforces it (issue 13; protocol
-§3.24): real EmbeddedServer, real Python members over TLS WebSockets.
+§3.23): real EmbeddedServer, real Python members over TLS WebSockets.
 
 Only a host starts recording, on its own client; everyone is told, a member waiting in
 the lobby too, and a member who joins later sees it in the ROSTER; a presenter who is no

@@ -1,4 +1,4 @@
-"""Video layers through a real relay (docs/protocol.md §3.25, §5.4): a viewer that asks
+"""Video layers through a real relay (docs/protocol.md §3.24, §5.4): a viewer that asks
 for VIDEO_LAYERS 1 gets layer 0 alone while another viewer gets every frame, and after
 VIDEO_LAYERS 2 it gets layer 1 again from layer 1's next keyframe. The presenter is a
 library member sending sealed VIDEO_FRAMEs flagged as agent/video.py flags them."""

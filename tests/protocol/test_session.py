@@ -550,7 +550,7 @@ def test_only_leaders_set_permissions_and_only_members_annotate(session: Session
     )
 
 
-# Recording (§3.24) ------------------------------------------------------------------------
+# Recording (§3.23) ------------------------------------------------------------------------
 
 ALLOW_RECORDING = Permissions(ChatRule.EVERYONE, (), may_save=True, may_record=True)
 DENY_RECORDING = Permissions(ChatRule.EVERYONE, (), may_save=True, may_record=False)

@@ -110,7 +110,7 @@ def test_forged_ticket_closes_with_bad_ticket(server: LiveServer) -> None:
 
 def test_the_relay_speaks_first_with_a_challenge(server: LiveServer) -> None:
     """Every link begins with the relay's CHALLENGE: a fresh nonce for each link, and the
-    relay's name (§3.24); a HELLO must sign it (§7.1)."""
+    relay's name (§3.25); a HELLO must sign it (§7.1)."""
     first = [asyncio.run(_exchange(server, b""))[0] for _ in range(2)]
     challenges = [decode(FrameType.CHALLENGE, frame.body) for frame in first]
     assert all(isinstance(c, Challenge) and c.relay == "embedded" for c in challenges)

@@ -59,7 +59,7 @@ for (const vector of V.invalid) {
   });
 }
 
-test("the encoded examples of §3.22, §4.2 and §4.3", () => {
+test("the encoded examples of §3.26, §4.2 and §4.3", () => {
   const examples = [
     [{ type: FrameType.PING, nonce: 1 }, "9101"],
     [{ type: FrameType.PONG, nonce: 300 }, "91cd012c"],
@@ -246,7 +246,7 @@ test("lobby messages: ADMIT, WAITING and the roster's lobby", () => {
     epoch: 0,
   };
   // without a lobby, encoded with an empty one (as Python's default); decoded always has
-  // one; the recorder (§3.24) follows it, 0 (nobody) by default
+  // one; the recorder (§3.23) follows it, 0 (nobody) by default
   assert.deepEqual(messageToFields(roster).at(-2), []);
   assert.equal(messageToFields(roster).at(-1), 0);
   const withLobby = { ...roster, lobby: [entry], recording: 0 };

@@ -1,4 +1,4 @@
-// The chat rule (chat_rules.json): docs/protocol.md §5.6, the same table as the relay's.
+// The chat rule (chat_rules.json): docs/protocol.md §5.5, the same table as the relay's.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";

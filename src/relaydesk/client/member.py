@@ -163,7 +163,7 @@ class Member:
         self.permissions = DEFAULT_PERMISSIONS  # what attendees may do (§5.5)
         self.presenter: int | None = None
         self.control_holder: int | None = None
-        self.recording: int | None = None  # the host recording the session (§3.24)
+        self.recording: int | None = None  # the host recording the session (§3.23)
         self.tickets: dict[int, bytes] = {}  # every member's ticket, as the broker signed it
         self.tap: FrameTap | None = None  # a recording of this member's link, if any
         self._broker_public = broker_public

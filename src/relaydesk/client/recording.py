@@ -1,4 +1,4 @@
-"""A host's client recording the session (docs/meetings.md, "Recording"; protocol §3.24).
+"""A host's client recording the session (docs/meetings.md, "Recording"; protocol §3.23).
 
 The host asks the relay (``RECORDING``); nothing is written until the relay announces
 the recording to everyone, and the file ends when the relay announces that it stopped

@@ -55,7 +55,7 @@ class FrameType(IntEnum):
     PERMISSIONS = 0x17
     RECORDING = 0x18
     VIDEO_LAYERS = 0x19
-    CHALLENGE = 0x1F  # relay -> member, the first frame of a link (§3.26)
+    CHALLENGE = 0x1F  # relay -> member, the first frame of a link (§3.25)
 
     SCREEN_UPDATE = 0x40
     CURSOR = 0x41

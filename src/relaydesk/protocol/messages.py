@@ -192,7 +192,7 @@ RelayName = Annotated[
 
 
 class Challenge(Record):
-    """The relay's first frame on a new link: HELLO must sign ``nonce`` (§3.24, §7.1)."""
+    """The relay's first frame on a new link: HELLO must sign ``nonce`` (§3.25, §7.1)."""
 
     TYPE: ClassVar[FrameType] = FrameType.CHALLENGE
     nonce: Bytes32  # fresh random bytes, one per link
@@ -227,7 +227,7 @@ class Roster(Record):
     # Members waiting for admission (§3.21); the default keeps callers short, the wire
     # always carries the field.
     lobby: Annotated[tuple[RosterEntry, ...], Meta(max_length=limits.MAX_MEMBERS)] = ()
-    recording: MemberOrNone = 0  # the host recording the session (§3.24); 0: nobody
+    recording: MemberOrNone = 0  # the host recording the session (§3.23); 0: nobody
 
 
 class MemberJoined(Record):
@@ -388,7 +388,7 @@ class Admit(Record):
 
 class Permissions(Record):
     """What attendees may do, as the presenter or a host sets it; the relay announces it
-    to everyone and to each newcomer (§3.23). The relay enforces ``chat`` and
+    to everyone and to each newcomer (§3.22). The relay enforces ``chat`` and
     ``annotators`` by routing (and receivers check again); ``may_save`` and
     ``may_record`` bind honest clients only."""
 
@@ -404,7 +404,7 @@ DEFAULT_PERMISSIONS = Permissions(ChatRule.EVERYONE, (), may_save=True, may_reco
 
 class Recording(Record):
     """A host starts (``active``) or stops recording on its own client; the relay
-    announces it to everyone, the lobby too, and keeps it in the ROSTER (§3.24). Only a
+    announces it to everyone, the lobby too, and keeps it in the ROSTER (§3.23). Only a
     host records itself, and only while a presenter who is no host allows it."""
 
     TYPE: ClassVar[FrameType] = FrameType.RECORDING

@@ -14,7 +14,7 @@ one of these tables):
 
 Who records (``recorder``) is data too, checked after every change that can end it:
 only a host records (on its own client), and only while the presenter is a host, nobody,
-or a presenter whose ``may_record`` allows it (§3.24).
+or a presenter whose ``may_record`` allows it (§3.23).
 
 The session's own rules come from its tickets (``TicketRule``): TWO_PARTY (two members
 at most, ever; when one leaves it ends) and JOIN_BEFORE_HOST (without it, participants
@@ -249,7 +249,7 @@ class Session:
         self.permissions = DEFAULT_PERMISSIONS
         self.presenter: int | None = None
         self.control_holder: int | None = None
-        self.recorder: int | None = None  # the host recording the session (§3.24)
+        self.recorder: int | None = None  # the host recording the session (§3.23)
         self.locked = False
         self.pending_present: Pending | None = None
         self.pending_control: Pending | None = None
@@ -474,7 +474,7 @@ class Session:
 
     def set_recording(self, actor: int, member_id: int, active: bool) -> list[Notice]:
         """A host starts recording on its own client, or a recording stops (asked by the
-        recorder or a host). Announced to everyone, the lobby too (§3.24)."""
+        recorder or a host). Announced to everyone, the lobby too (§3.23)."""
         self._require_open()
         if active:
             self._require_host(actor, "record the session")
@@ -722,7 +722,7 @@ class Session:
 
     def _check_recording(self) -> list[Notice]:
         """A recording ends when its recorder leaves or is no host any more, or when a
-        presenter who is no host does not (or no longer) allow it (§3.24)."""
+        presenter who is no host does not (or no longer) allow it (§3.23)."""
         recorder = self.recorder
         if recorder is None:
             return []

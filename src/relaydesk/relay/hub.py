@@ -201,7 +201,7 @@ class RelayHub:
 
     def challenge(self, connection: Connection) -> bytes:
         """The first frame of a new link: a fresh nonce its HELLO must sign, and this
-        relay's name (§3.26). The member is not known yet: no session, target 0. Counted
+        relay's name (§3.25). The member is not known yet: no session, target 0. Counted
         in the link's bytes out, as the member counts it in its session log."""
         connection.challenge = secrets.token_bytes(CHALLENGE_BYTES)
         header = Header(FrameType.CHALLENGE, bytes(16), 0, RELAY, RELAY, 0)

@@ -378,7 +378,7 @@ class MeetingView {
   }
 
   /** "Recording by NAME" in the top bar, for every member (the lobby too) while a host's
-   * client records the session (§3.24). */
+   * client records the session (§3.23). */
   renderRecording() {
     const { link } = this;
     const shown = $("recording");
@@ -656,7 +656,7 @@ class MeetingView {
       link.setPermissions({ chat: Number($("chat-rule").value) });
     });
     $("may-save").addEventListener("change", () => link.setPermissions({ maySave: $("may-save").checked }));
-    // A presenter who is no host decides whether a host may record its screen (§3.24).
+    // A presenter who is no host decides whether a host may record its screen (§3.23).
     $("may-record").addEventListener("change", () => {
       link.setPermissions({ mayRecord: $("may-record").checked });
     });

@@ -16,7 +16,7 @@
 //   annotation {from, annotation}  a stroke (or a clear) from a member allowed to draw
 //   notes {from, name, text}       the host's notes, sent just before the end
 //   file {header, message}         FILE_OFFER / FILE_ANSWER / FILE_CHUNK / FILE_END (files.js)
-//   recording {recorder}           who records the session now (0: nobody; §3.24)
+//   recording {recorder}           who records the session now (0: nobody; §3.23)
 
 import * as p from "./protocol/index.js";
 import { ChatLog } from "./chatlog.js";
@@ -161,7 +161,7 @@ export class SessionLink extends EventTarget {
     this.permissions = { chat: p.ChatRule.EVERYONE, annotators: [], maySave: true, mayRecord: false };
     this.waiting = 0; // this member's WaitReason while in the lobby, else 0
     this.admitted = false; // has been in the session (a ROSTER came)
-    this.recorder = 0; // the host recording the session (§3.24), 0: nobody
+    this.recorder = 0; // the host recording the session (§3.23), 0: nobody
     this.verifiedCode = null; // the security code this person said they compared
     this.rules = 0; // TicketRule bits of this member's own ticket
     this.email = "";
@@ -904,7 +904,7 @@ export class SessionLink extends EventTarget {
         break;
       }
       case T.RECORDING: {
-        // Told to everyone, the lobby too: who records, and when it stops (§3.24).
+        // Told to everyone, the lobby too: who records, and when it stops (§3.23).
         const { memberId, active } = message;
         if (!active && this.recorder !== memberId) break;
         this.recorder = active ? memberId : 0;

@@ -43,7 +43,7 @@ export const FrameType = Object.freeze({
   PERMISSIONS: 0x17,
   RECORDING: 0x18,
   VIDEO_LAYERS: 0x19,
-  CHALLENGE: 0x1f, // relay -> member, the first frame of a link (§3.26)
+  CHALLENGE: 0x1f, // relay -> member, the first frame of a link (§3.25)
   SCREEN_UPDATE: 0x40,
   CURSOR: 0x41,
   SHARE_STATE: 0x42,

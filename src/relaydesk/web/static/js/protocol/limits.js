@@ -14,7 +14,7 @@ export const MAX_ARRAY_ITEMS = 8 * MAX_MEMBERS; // any MessagePack array (§3.0)
 export const MAX_DISPLAY_NAME_CHARS = 64;
 export const MAX_EMAIL_CHARS = 254;
 export const MAX_RELAY_URL_CHARS = 2048;
-export const MAX_RELAY_NAME_CHARS = 32; // a relay's name, [a-z0-9-] (§11); CHALLENGE.relay (§3.26)
+export const MAX_RELAY_NAME_CHARS = 32; // a relay's name, [a-z0-9-] (§11); CHALLENGE.relay (§3.25)
 export const MAX_TICKET_BYTES = 4 * KIB;
 export const MAX_ERROR_TEXT_CHARS = 500;
 

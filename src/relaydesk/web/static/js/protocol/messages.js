@@ -386,7 +386,7 @@ const CODECS = new Map([
     ["locked", Field.boolean],
     ["epoch", Field.number(0, U32)],
     ["lobby", ENTRIES, []], // members waiting for admission (§3.21)
-    ["recording", NOBODY_OR_MEMBER, 0], // the host recording the session (§3.24)
+    ["recording", NOBODY_OR_MEMBER, 0], // the host recording the session (§3.23)
   ])],
   [FrameType.MEMBER_JOINED, flattened("entry", ENTRY)],
   [FrameType.MEMBER_LEFT, recordSchema([
@@ -436,14 +436,14 @@ const CODECS = new Map([
     ["entry", Field.nested(ENTRY)],
     ["reason", Field.enumeration(WaitReason, "WaitReason")],
   ])],
-  // What attendees may do: chat rule, who annotates, save and record (§3.23).
+  // What attendees may do: chat rule, who annotates, save and record (§3.22).
   [FrameType.PERMISSIONS, recordSchema([
     ["chat", Field.enumeration(ChatRule, "ChatRule")],
     ["annotators", Field.members(limits.MAX_MEMBERS)],
     ["maySave", Field.boolean],
     ["mayRecord", Field.boolean],
   ])],
-  // A host starts or stops recording on its own client; announced to all (§3.24).
+  // A host starts or stops recording on its own client; announced to all (§3.23).
   [FrameType.RECORDING, recordSchema([["memberId", MEMBER], ["active", Field.boolean]])],
   // A viewer asks the relay for the first `layers` video layers only (§4.1, §5.4).
   [FrameType.VIDEO_LAYERS, recordSchema([

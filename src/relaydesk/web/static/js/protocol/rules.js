@@ -1,4 +1,4 @@
-// The session rules a client checks again after the relay (docs/protocol.md §5.6),
+// The session rules a client checks again after the relay (docs/protocol.md §5.5),
 // mirroring src/relaydesk/protocol/session.py; tests/vectors/chat_rules.json checks both.
 
 import { EVERYONE } from "./frames.js";
