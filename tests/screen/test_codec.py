@@ -194,12 +194,28 @@ def test_small_change_is_one_small_tile() -> None:
     assert (tile.x, tile.y, tile.width, tile.height) == (200, 100, 8, 17)
 
 
-def test_noise_goes_raw_and_flat_goes_zlib() -> None:
+def test_noise_goes_raw_and_flat_goes_fill() -> None:
     raw = encode_tile(noise(32, 32, 1), Rect(0, 0, 32, 32))
     assert raw.encoding is TileEncoding.RAW and len(raw.data) == 32 * 32 * 4
     flat = encode_tile(blank(32, 32, 0x336699), Rect(0, 0, 32, 32))
-    assert flat.encoding is TileEncoding.ZLIB and len(flat.data) < 64
-    assert zlib.decompress(flat.data) == blank(32, 32, 0x336699).tobytes()
+    assert flat.encoding is TileEncoding.FILL
+    assert flat.data == bytes([0x99, 0x66, 0x33])  # blue, green, red
+    # One pixel of another colour: not a FILL any more.
+    picture = blank(32, 32, 0x336699)
+    picture[31, 31] = pixel(0x336698)
+    assert encode_tile(picture, Rect(0, 0, 32, 32)).encoding is TileEncoding.ZLIB
+    # A large flat rectangle is still 3 bytes.
+    big = blank(1920, 136, 0xFFFFFF)
+    assert encode_tile(big, Rect(0, 0, 1920, 136)).data == b"\xff\xff\xff"
+
+
+def test_small_grey_text_goes_zlib_grey() -> None:
+    """A typed glyph and the cursor: one byte a pixel, zlib, without PNG's framing."""
+    picture = text_like(16, 17, 5)
+    tile = encode_tile(picture, Rect(0, 0, 16, 17))
+    assert tile.encoding is TileEncoding.ZLIB_GREY
+    assert zlib.decompress(tile.data) == picture[:, :, 0].tobytes()
+    assert len(tile.data) < len(zlib.compress(picture.tobytes(), 6))
 
 
 def test_grey_text_goes_greyscale_png() -> None:
@@ -218,6 +234,11 @@ def test_png_can_be_turned_off() -> None:
     assert tile.encoding is TileEncoding.ZLIB
     updates = encode_update(None, picture, png=False)
     assert {t.encoding for u in updates for t in u.tiles} == {TileEncoding.ZLIB}
+    # Nor FILL or ZLIB_GREY: RAW, ZLIB and COPY only.
+    flat = encode_tile(blank(32, 32, 0x336699), Rect(0, 0, 32, 32), png=False)
+    assert flat.encoding is TileEncoding.ZLIB
+    small = encode_tile(text_like(16, 17, 5), Rect(0, 0, 16, 17), png=False)
+    assert small.encoding in {TileEncoding.ZLIB, TileEncoding.RAW}
 
 
 def test_coloured_text_goes_zlib() -> None:
