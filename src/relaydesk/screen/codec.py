@@ -42,6 +42,7 @@ from relaydesk.screen.diff import (
     find_vertical_scroll,
 )
 from relaydesk.screen.framebuffer import FrameBuffer
+from relaydesk.screen.glyphs import find_patch, split_columns
 from relaydesk.screen.picture import BYTES_PER_PIXEL, Picture, Rect, check_picture
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "encode_tile",
     "encode_update",
     "encoded_size",
+    "small_change_tiles",
 ]
 
 # Level 6 for zlib and PNG, measured at 1920x1080 on a screen full of text (docs/screen.md,
@@ -72,6 +74,12 @@ SMALL_TILE_PIXELS = 4096
 SEALING_OVERHEAD = TAG_SIZE + SIGNATURE_SIZE
 # A scroll is sent as COPY only when the pixels left to send shrink to at most this share.
 SCROLL_GAIN = 0.5
+# Changed rectangles this small are also tried as pieces: runs of one-colour columns as
+# FILL, the other runs as COPY of the same pixels elsewhere in the previous picture (a
+# typed glyph and the cursor: docs/screen.md); the smaller of the two ways is sent.
+SMALL_CHANGE_PIXELS = 4096
+# At most this many small rectangles of one picture are tried so (each search ~1-3 ms).
+MAX_SMALL_CHANGES = 4
 
 _COPY_SOURCE = struct.Struct(">II")
 _MAX_TILE_FIELDS = 1 + 4 * 3 + 1 + 5  # fixarray, four ints < 65536, encoding, bin32 header
@@ -161,6 +169,33 @@ def encode_tile(picture: Picture, rect: Rect, level: int = ZLIB_LEVEL, *, png: b
         candidates.append((TileEncoding.RAW, raw))
     encoding, data = min(candidates, key=lambda candidate: len(candidate[1]))
     return Tile(rect.x, rect.y, rect.width, rect.height, encoding, data)
+
+
+def small_change_tiles(
+    previous: Picture, current: Picture, rect: Rect, level: int = ZLIB_LEVEL
+) -> list[Tile]:
+    """A small changed rectangle as the smallest of: one tile (``encode_tile``), or its
+    runs of columns, each one colour (``FILL``), found in ``previous`` (``COPY``, read
+    from the picture before the update) or encoded (``encode_tile``)."""
+    whole = [encode_tile(current, rect, level)]
+    pieces = split_columns(current, rect)
+    tiles: list[Tile] = []
+    for piece in pieces:
+        area = piece.rect
+        if piece.colour is not None:
+            tiles.append(
+                Tile(area.x, area.y, area.width, area.height, TileEncoding.FILL, piece.colour)
+            )
+            continue
+        found = find_patch(previous, current, area)
+        if found is None:
+            tiles.append(encode_tile(current, area, level))
+            continue
+        source = _COPY_SOURCE.pack(*found)
+        tiles.append(Tile(area.x, area.y, area.width, area.height, TileEncoding.COPY, source))
+    if sum(map(_tile_size, tiles)) < _tile_size(whole[0]):
+        return tiles
+    return whole
 
 
 def copy_tile(scroll: Scroll) -> Tile:
@@ -314,5 +349,13 @@ def encode_update(
     if scrolled is not None:
         tiles = scrolled
     else:
-        tiles = [encode(chunk) for rect in rects for chunk in _chunks(rect, max_pixels)]
+        # FILL and COPY pieces only for viewers that take FILL, and with nothing excluded
+        # (no COPY out of a video region).
+        small = png and exclude is None and len(rects) <= MAX_SMALL_CHANGES
+        tiles = []
+        for rect in rects:
+            if small and rect.area <= min(SMALL_CHANGE_PIXELS, max_pixels):
+                tiles.extend(small_change_tiles(previous, current, rect, level))
+            else:
+                tiles.extend(encode(chunk) for chunk in _chunks(rect, max_pixels))
     return _pack(tiles, width, height, False, budget)
