@@ -11,9 +11,11 @@ viewer's copy of ``previous`` into ``current`` exactly:
   per picture) followed by what is new.
 
 Each rectangle is cut into tiles of at most ``CHUNK_BYTES`` of raw pixels; each tile goes
-as a greyscale ``PNG`` when all its pixels are grey (text), else ``ZLIB`` (level
-``ZLIB_LEVEL``) or, when that is not smaller, ``RAW``; small tiles take the smallest of
-the three. Every update stays within ``max_body`` once sealed, its tiles within
+as ``FILL`` when it is one colour, as a greyscale ``PNG`` when all its pixels are grey
+(text), else ``ZLIB`` (level ``ZLIB_LEVEL``) or, when that is not smaller, ``RAW``; small
+tiles take the smallest of those and ``ZLIB_GREY``. A small changed rectangle (a typed
+character) may go as pieces instead: one-colour column runs as ``FILL``, glyphs found
+in the previous picture as ``COPY`` (``glyphs``), when that is smaller. Every update stays within ``max_body`` once sealed, its tiles within
 ``limits.MAX_TILES_PER_UPDATE`` and their area within ``limits.MAX_UPDATE_AREA_FACTOR``
 screens.
 
