@@ -15,9 +15,9 @@ as ``FILL`` when it is one colour, as a greyscale ``PNG`` when all its pixels ar
 (text), else ``ZLIB`` (level ``ZLIB_LEVEL``) or, when that is not smaller, ``RAW``; small
 tiles take the smallest of those and ``ZLIB_GREY``. A small changed rectangle (a typed
 character) may go as pieces instead: one-colour column runs as ``FILL``, glyphs found
-in the previous picture as ``COPY`` (``glyphs``), when that is smaller. Every update stays within ``max_body`` once sealed, its tiles within
-``limits.MAX_TILES_PER_UPDATE`` and their area within ``limits.MAX_UPDATE_AREA_FACTOR``
-screens.
+in the previous picture as ``COPY`` (``glyphs``), when that is smaller. Every update
+stays within ``max_body`` once sealed, its tiles within ``limits.MAX_TILES_PER_UPDATE``
+and their area within ``limits.MAX_UPDATE_AREA_FACTOR`` screens.
 
 ``FrameBuffer`` (the viewer's side) lives in ``framebuffer`` and is re-exported here.
 Pure computation: no I/O, no clock, no randomness.
