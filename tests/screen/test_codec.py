@@ -22,6 +22,7 @@ from relaydesk.screen.codec import (
     encode_tile,
     encode_update,
     encoded_size,
+    small_change_tiles,
 )
 from relaydesk.screen.framebuffer import FrameBuffer
 from relaydesk.screen.glyphs import MAX_PATCH_PIXELS, find_patch, split_columns
@@ -217,6 +218,19 @@ def test_a_new_glyph_goes_as_one_tile_when_that_is_smaller() -> None:
     [update] = encode_update(previous, current)
     [tile] = update.tiles
     assert tile.encoding in {TileEncoding.ZLIB, TileEncoding.RAW}
+
+
+def test_a_small_change_in_many_pieces_goes_as_one_tile() -> None:
+    """Stripes: many runs of columns, each a search; bounded by MAX_PIECES."""
+    previous = text_like(320, 170, 14)
+    current = previous.copy()
+    for x in range(100, 164, 8):
+        current[150:167, x : x + 4] = pixel(0x000000)
+        current[150:167, x + 4 : x + 8] = previous[0:17, x : x + 4]
+    [update] = encode_update(previous, current)
+    assert len(update.tiles) == 1
+    assert update.tiles[0].encoding not in {TileEncoding.COPY, TileEncoding.FILL}
+    assert len(small_change_tiles(previous, current, Rect(100, 150, 64, 17))) == 1
 
 
 def test_split_columns_and_find_patch() -> None:

@@ -80,8 +80,11 @@ SCROLL_GAIN = 0.5
 # FILL, the other runs as COPY of the same pixels elsewhere in the previous picture (a
 # typed glyph and the cursor: docs/screen.md); the smaller of the two ways is sent.
 SMALL_CHANGE_PIXELS = 4096
-# At most this many small rectangles of one picture are tried so (each search ~1-3 ms).
+# At most this many small rectangles of one picture are tried so, each in at most this
+# many pieces (a typed character is two): each search scans the screen (1.5-2.5 ms at
+# 1080p), so a picture costs at most 12 of them.
 MAX_SMALL_CHANGES = 4
+MAX_PIECES = 3
 
 _COPY_SOURCE = struct.Struct(">II")
 _MAX_TILE_FIELDS = 1 + 4 * 3 + 1 + 5  # fixarray, four ints < 65536, encoding, bin32 header
@@ -177,10 +180,13 @@ def small_change_tiles(
     previous: Picture, current: Picture, rect: Rect, level: int = ZLIB_LEVEL
 ) -> list[Tile]:
     """A small changed rectangle as the smallest of: one tile (``encode_tile``), or its
-    runs of columns, each one colour (``FILL``), found in ``previous`` (``COPY``, read
-    from the picture before the update) or encoded (``encode_tile``)."""
+    runs of columns (at most ``MAX_PIECES``), each one colour (``FILL``), found in
+    ``previous`` (``COPY``, read from the picture before the update) or encoded
+    (``encode_tile``)."""
     whole = [encode_tile(current, rect, level)]
     pieces = split_columns(current, rect)
+    if len(pieces) > MAX_PIECES:
+        return whole
     tiles: list[Tile] = []
     for piece in pieces:
         area = piece.rect
