@@ -50,6 +50,7 @@ from benchmarks.vnc import COPY_RECT as COPY_RECT_ENCODING
 from benchmarks.vnc import ZRLE as ZRLE_ENCODING
 from benchmarks.vnc import CountingProxy, RfbViewer, Xvnc, peers_installed, x11vnc
 from relaydesk import limits
+from relaydesk.protocol.e2e import SIGNATURE_SIZE, TAG_SIZE
 from relaydesk.protocol.frames import HEADER_SIZE
 from relaydesk.protocol.messages import ScreenUpdate, TileEncoding, encode
 from relaydesk.screen.capture import ScreenCapture
@@ -501,6 +502,11 @@ def report(scenarios: list[Scenario]) -> Section:
                     f"{statistics.median([f.payload for f in frames]):.0f} B",
                     f"{updates} updates")
             )  # fmt: skip
+            section.notes.append(
+                f"typing: each character is one update; its envelope is {WIRE_OVERHEAD} B "
+                f"({HEADER_SIZE} header, {TAG_SIZE} AES-GCM tag, {SIGNATURE_SIZE} Ed25519 "
+                f"signature), the rest payload; tiles {_encodings(scenario)}"
+            )
         elif name == "full picture":
             size = frames[0].wire
             section.rows.append(

@@ -380,7 +380,7 @@ LIMITS: list[tuple[FrameType, tuple[int, ...], Any, Any]] = [
     (FrameType.SCREEN_UPDATE, (3, 0, 1), 0, -1),
     (FrameType.SCREEN_UPDATE, (3, 0, 2), SIDE, SIDE + 1),
     (FrameType.SCREEN_UPDATE, (3, 0, 3), 1, 0),
-    (FrameType.SCREEN_UPDATE, (3, 0, 4), 4, 5),
+    (FrameType.SCREEN_UPDATE, (3, 0, 4), 6, 7),  # the last TileEncoding, ZLIB_GREY
     (FrameType.SCREEN_UPDATE, (3,), [TILE] * limits.MAX_TILES_PER_UPDATE,
      [TILE] * (limits.MAX_TILES_PER_UPDATE + 1)),
     (FrameType.CURSOR, (0,), SIDE, SIDE + 1),

@@ -22,8 +22,10 @@ from relaydesk.screen.codec import (
     encode_tile,
     encode_update,
     encoded_size,
+    small_change_tiles,
 )
 from relaydesk.screen.framebuffer import FrameBuffer
+from relaydesk.screen.glyphs import MAX_PATCH_PIXELS, find_patch, split_columns
 from relaydesk.screen.picture import Picture, Rect
 
 SMALLEST_BODY = 160  # room for one pixel of RAW and a little more
@@ -144,10 +146,115 @@ def test_round_trip_of_scrolls(pair: tuple[Picture, Picture], max_body: int) -> 
     updates = play(viewer, previous, current, max_body)
     assert_same_picture(viewer, current)
     copies = [t for u in updates for t in u.tiles if t.encoding is TileEncoding.COPY]
-    assert len(copies) <= 1
-    if copies:
-        assert updates[0].tiles[0] is copies[0]
-    event(f"COPY tiles: {len(copies)}")
+    # At most one scrolled band, the very first tile; small COPYs are glyphs found elsewhere.
+    bands = [t for t in copies if t.width * t.height > MAX_PATCH_PIXELS]
+    assert len(bands) <= 1
+    if bands:
+        assert updates[0].tiles[0] is bands[0]
+    event(f"COPY tiles: {len(bands)} bands, {len(copies) - len(bands)} glyphs")
+
+
+@st.composite
+def typed_text(draw: st.DrawFn) -> tuple[Picture, Picture]:
+    """A terminal full of text where a character is typed: the block cursor's cell gets a
+    glyph (one of the screen's, or a new one) and the cursor moves one cell right."""
+    columns, rows = draw(st.integers(4, 40)), draw(st.integers(2, 20))
+    previous = text_like(columns * 8, rows * 17, draw(st.integers(0, 2**32 - 1)))
+    row, column = draw(st.integers(0, rows - 1)), draw(st.integers(0, columns - 2))
+    y, x = row * 17, column * 8
+    previous[y : y + 17, x : x + 16] = pixel(0xFFFFFF)
+    previous[y : y + 17, x : x + 8] = pixel(0x000000)  # the cursor
+    current = previous.copy()
+    if draw(st.booleans()):  # a glyph from elsewhere on the screen
+        source_y = draw(st.integers(0, rows - 1)) * 17
+        source_x = draw(st.integers(0, columns - 1)) * 8
+        current[y : y + 17, x : x + 8] = previous[source_y : source_y + 17, source_x : source_x + 8]
+    else:
+        current[y + 2 : y + 15, x + 1 : x + 7] = noise(6, 13, draw(st.integers(0, 255)))
+    current[y : y + 17, x + 8 : x + 16] = pixel(draw(st.sampled_from([0, 0x336699])))
+    return previous, current
+
+
+@given(typed_text(), st.sampled_from([SMALLEST_BODY, 700, limits.MAX_FRAME_BODY]))
+def test_round_trip_of_typing(pair: tuple[Picture, Picture], max_body: int) -> None:
+    previous, current = pair
+    viewer = FrameBuffer()
+    play(viewer, None, previous, max_body)
+    updates = play(viewer, previous, current, max_body)
+    assert_same_picture(viewer, current)
+    encodings = [tile.encoding.name for update in updates for tile in update.tiles]
+    event(f"encodings: {', '.join(encodings) or 'none'}")
+
+
+def test_a_typed_glyph_found_elsewhere_goes_as_copy_and_the_cursor_as_fill() -> None:
+    previous = text_like(320, 170, 11)
+    y, x = 153, 160  # the last row, away from the text
+    previous[y:, x : x + 16] = pixel(0xFFFFFF)
+    previous[y:, x : x + 8] = pixel(0x000000)
+    current = previous.copy()
+    ink = (previous[:, :, 0] < 0xFF).reshape(10, 17, 40, 8).any(axis=(1, 3))
+    row, column = (int(n) for n in np.argwhere(ink)[0])  # a cell with a glyph
+    current[y:, x : x + 8] = previous[row * 17 : row * 17 + 17, column * 8 : column * 8 + 8]
+    current[y:, x + 8 : x + 16] = pixel(0x000000)
+    [update] = encode_update(previous, current)
+    copy, fill = update.tiles
+    assert copy.encoding is TileEncoding.COPY and (copy.x, copy.y, copy.width) == (x, y, 8)
+    source_x, source_y = struct.unpack(">II", copy.data)
+    np.testing.assert_array_equal(
+        previous[source_y : source_y + 17, source_x : source_x + 8], current[y:, x : x + 8]
+    )
+    assert fill.encoding is TileEncoding.FILL and fill.data == bytes(3)
+    assert (fill.x, fill.y, fill.width, fill.height) == (x + 8, y, 8, 17)
+    viewer = FrameBuffer()
+    play(viewer, None, previous, limits.MAX_FRAME_BODY)
+    play(viewer, previous, current, limits.MAX_FRAME_BODY)
+    assert_same_picture(viewer, current)
+
+
+def test_a_new_glyph_goes_as_one_tile_when_that_is_smaller() -> None:
+    previous = text_like(320, 170, 12)
+    current = previous.copy()
+    current[150:167, 300:316] = noise(16, 17, 4)  # nowhere else, several colours
+    [update] = encode_update(previous, current)
+    [tile] = update.tiles
+    assert tile.encoding in {TileEncoding.ZLIB, TileEncoding.RAW}
+
+
+def test_a_small_change_in_many_pieces_goes_as_one_tile() -> None:
+    """Stripes: many runs of columns, each a search; bounded by MAX_PIECES."""
+    previous = text_like(320, 170, 14)
+    current = previous.copy()
+    for x in range(100, 164, 8):
+        current[150:167, x : x + 4] = pixel(0x000000)
+        current[150:167, x + 4 : x + 8] = previous[0:17, x : x + 4]
+    [update] = encode_update(previous, current)
+    assert len(update.tiles) == 1
+    assert update.tiles[0].encoding not in {TileEncoding.COPY, TileEncoding.FILL}
+    assert len(small_change_tiles(previous, current, Rect(100, 150, 64, 17))) == 1
+
+
+def test_split_columns_and_find_patch() -> None:
+    picture = text_like(160, 68, 13)
+    picture[0:17, 0:8] = pixel(0x000000)
+    picture[0:17, 8:24] = pixel(0x112233)
+    pieces = split_columns(picture, Rect(0, 0, 40, 17))
+    assert [(p.rect.x, p.rect.width, p.colour) for p in pieces][:2] == [
+        (0, 8, bytes(3)),
+        (8, 16, bytes([0x33, 0x22, 0x11])),
+    ]
+    assert all(p.colour is None or p.rect.width for p in pieces)
+    assert sum(p.rect.width for p in pieces) == 40
+    # A piece is found where its pixels are; a one-colour or too large piece is not looked for.
+    current = picture.copy()
+    current[51:68, 152:160] = picture[17:34, 40:48]
+    found = find_patch(picture, current, Rect(152, 51, 8, 17))
+    assert found is not None
+    fx, fy = found
+    np.testing.assert_array_equal(picture[fy : fy + 17, fx : fx + 8], current[51:68, 152:160])
+    assert find_patch(picture, picture, Rect(0, 0, 8, 17)) is None  # one colour
+    assert find_patch(picture, picture, Rect(0, 0, 64, 17)) is None  # larger than a glyph
+    current[51:68, 152:160] = noise(8, 17, 9)
+    assert find_patch(picture, current, Rect(152, 51, 8, 17)) is None
 
 
 def test_identical_pictures_give_no_update() -> None:
@@ -194,12 +301,28 @@ def test_small_change_is_one_small_tile() -> None:
     assert (tile.x, tile.y, tile.width, tile.height) == (200, 100, 8, 17)
 
 
-def test_noise_goes_raw_and_flat_goes_zlib() -> None:
+def test_noise_goes_raw_and_flat_goes_fill() -> None:
     raw = encode_tile(noise(32, 32, 1), Rect(0, 0, 32, 32))
     assert raw.encoding is TileEncoding.RAW and len(raw.data) == 32 * 32 * 4
     flat = encode_tile(blank(32, 32, 0x336699), Rect(0, 0, 32, 32))
-    assert flat.encoding is TileEncoding.ZLIB and len(flat.data) < 64
-    assert zlib.decompress(flat.data) == blank(32, 32, 0x336699).tobytes()
+    assert flat.encoding is TileEncoding.FILL
+    assert flat.data == bytes([0x99, 0x66, 0x33])  # blue, green, red
+    # One pixel of another colour: not a FILL any more.
+    picture = blank(32, 32, 0x336699)
+    picture[31, 31] = pixel(0x336698)
+    assert encode_tile(picture, Rect(0, 0, 32, 32)).encoding is TileEncoding.ZLIB
+    # A large flat rectangle is still 3 bytes.
+    big = blank(1920, 136, 0xFFFFFF)
+    assert encode_tile(big, Rect(0, 0, 1920, 136)).data == b"\xff\xff\xff"
+
+
+def test_small_grey_text_goes_zlib_grey() -> None:
+    """A typed glyph and the cursor: one byte a pixel, zlib, without PNG's framing."""
+    picture = text_like(16, 17, 5)
+    tile = encode_tile(picture, Rect(0, 0, 16, 17))
+    assert tile.encoding is TileEncoding.ZLIB_GREY
+    assert zlib.decompress(tile.data) == picture[:, :, 0].tobytes()
+    assert len(tile.data) < len(zlib.compress(picture.tobytes(), 6))
 
 
 def test_grey_text_goes_greyscale_png() -> None:
@@ -218,6 +341,11 @@ def test_png_can_be_turned_off() -> None:
     assert tile.encoding is TileEncoding.ZLIB
     updates = encode_update(None, picture, png=False)
     assert {t.encoding for u in updates for t in u.tiles} == {TileEncoding.ZLIB}
+    # Nor FILL or ZLIB_GREY: RAW, ZLIB and COPY only.
+    flat = encode_tile(blank(32, 32, 0x336699), Rect(0, 0, 32, 32), png=False)
+    assert flat.encoding is TileEncoding.ZLIB
+    small = encode_tile(text_like(16, 17, 5), Rect(0, 0, 16, 17), png=False)
+    assert small.encoding in {TileEncoding.ZLIB, TileEncoding.RAW}
 
 
 def test_coloured_text_goes_zlib() -> None:

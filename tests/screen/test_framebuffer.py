@@ -4,6 +4,7 @@ leaves the picture exactly as it was."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -22,12 +23,17 @@ from relaydesk.screen.framebuffer import FrameBuffer
 from relaydesk.screen.picture import Picture, Rect
 
 WIDTH, HEIGHT = 64, 48
-RAW, ZLIB, PNG, JPEG, COPY = (
+RAW, ZLIB, PNG, JPEG, COPY, FILL, ZLIB_GREY = (
     TileEncoding.RAW,
     TileEncoding.ZLIB,
     TileEncoding.PNG,
     TileEncoding.JPEG,
     TileEncoding.COPY,
+    TileEncoding.FILL,
+    TileEncoding.ZLIB_GREY,
+)
+TILE_VECTORS = json.loads(
+    (Path(__file__).resolve().parents[1] / "vectors" / "tiles.json").read_text(encoding="utf-8")
 )
 
 
@@ -91,12 +97,15 @@ def test_each_encoding_paints(viewer: FrameBuffer) -> None:
         Tile(16, 0, 16, 17, ZLIB, zlib.compress(patch.tobytes())),
         Tile(32, 0, 16, 17, PNG, image_bytes(patch, "PNG")),
         Tile(0, 20, 16, 17, COPY, struct.pack(">II", 40, 30)),
+        Tile(48, 0, 16, 17, ZLIB_GREY, zlib.compress(patch[:, :, 0].tobytes())),
+        Tile(20, 20, 9, 5, FILL, bytes([0x30, 0x20, 0x10])),
     ]
     painted = viewer.apply(update(*tiles))
     assert painted == [Rect(t.x, t.y, t.width, t.height) for t in tiles]
     rgb = viewer.to_rgb()
-    for x in (0, 16, 32):
+    for x in (0, 16, 32, 48):
         np.testing.assert_array_equal(rgb[0:17, x : x + 16], patch[:, :, 2::-1])
+    assert (rgb[20:25, 20:29] == (0x10, 0x20, 0x30)).all()
     # COPY reads the picture as it was before the update.
     np.testing.assert_array_equal(rgb[20:37, 0:16], before[30:47, 40:56, 2::-1])
 
@@ -183,6 +192,12 @@ MALFORMED: dict[str, list[Tile]] = {
     "COPY source outside": [Tile(0, 0, 8, 8, COPY, struct.pack(">II", WIDTH - 7, 0))],
     "COPY source below": [Tile(0, 0, 8, 8, COPY, struct.pack(">II", 0, 2**32 - 1))],
     "COPY data too short": [Tile(0, 0, 8, 8, COPY, b"\x00" * 7)],
+    "FILL of 4 bytes": [Tile(0, 0, 8, 8, FILL, bytes(4))],
+    "FILL of nothing": [Tile(0, 0, 8, 8, FILL, b"")],
+    "ZLIB_GREY bomb": [Tile(0, 0, 4, 4, ZLIB_GREY, BOMB)],
+    "ZLIB_GREY of BGRX": [Tile(0, 0, 4, 4, ZLIB_GREY, GOOD_ZLIB)],
+    "ZLIB_GREY short of pixels": [Tile(0, 0, 4, 4, ZLIB_GREY, zlib.compress(bytes(15)))],
+    "ZLIB_GREY garbage": [Tile(0, 0, 4, 4, ZLIB_GREY, b"not zlib at all")],
     "a bad tile after good ones": [
         Tile(0, 0, 4, 4, RAW, bytes(64)),
         Tile(4, 0, 4, 4, ZLIB, GOOD_ZLIB),
@@ -247,3 +262,33 @@ def test_arbitrary_tiles_raise_only_tile_error(tile: Tile) -> None:
         viewer.apply(update(tile))
     except TileError:
         np.testing.assert_array_equal(viewer.picture, before)
+
+
+# tests/vectors/tiles.json: the browser viewer (js/tiles.js) decodes the same tiles ---------
+
+
+@pytest.mark.parametrize(
+    "case", TILE_VECTORS["valid"], ids=[c["name"] for c in TILE_VECTORS["valid"]]
+)
+def test_tile_vectors(case: dict[str, object]) -> None:
+    width, height = int(str(case["width"])), int(str(case["height"]))
+    encoding = TileEncoding[str(case["encoding"])]
+    assert int(str(case["encoding_code"])) == encoding
+    tile = Tile(0, 0, width, height, encoding, bytes.fromhex(str(case["data"])))
+    viewer = FrameBuffer()
+    viewer.apply(update(tile, full=True, size=(width, height)))
+    assert viewer.picture[:, :, :3].tobytes().hex() == case["pixels"]
+
+
+@pytest.mark.parametrize(
+    "case", TILE_VECTORS["invalid"], ids=[c["name"] for c in TILE_VECTORS["invalid"]]
+)
+def test_invalid_tile_vectors(case: dict[str, object]) -> None:
+    assert case["error"] == "TileError"
+    width, height = int(str(case["width"])), int(str(case["height"]))
+    encoding = TileEncoding[str(case["encoding"])]
+    tile = Tile(0, 0, width, height, encoding, bytes.fromhex(str(case["data"])))
+    viewer = FrameBuffer()
+    with pytest.raises(TileError):
+        viewer.apply(update(tile, full=True, size=(width, height)))
+    assert not viewer.ready

@@ -19,6 +19,7 @@ import hashlib
 import json
 import struct
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -1444,6 +1445,80 @@ def video_layers_vectors() -> dict[str, Any]:
     }
 
 
+def _stored_zlib(data: bytes) -> bytes:
+    """``data`` as a zlib stream (RFC 1950) of one stored deflate block (RFC 1951 §3.2.4):
+    the same bytes whatever zlib is installed."""
+    assert len(data) <= 0xFFFF
+    block = b"\x01" + struct.pack("<HH", len(data), len(data) ^ 0xFFFF) + data
+    return b"\x78\x01" + block + struct.pack(">I", zlib.adler32(data))
+
+
+def tiles_vectors() -> dict[str, Any]:
+    """Tiles of the pixel encodings (docs/protocol.md §4.1, TileEncoding) and the pixels
+    they paint, or the TileError a viewer refuses them with: screen.framebuffer and
+    js/tiles.js decode the same bytes."""
+    rng = Drbg(seed("tiles"))
+    levels = rng(12)  # a 4x3 grey tile
+    bgrx = rng(2 * 3 * 4)  # a 2x3 coloured tile
+
+    def bgr_of_bgrx(data: bytes) -> str:
+        return b"".join(data[i : i + 3] for i in range(0, len(data), 4)).hex()
+
+    def tile(name: str, width: int, height: int, encoding: TileEncoding, data: bytes) -> dict:
+        return {
+            "name": name,
+            "width": width,
+            "height": height,
+            "encoding": encoding.name,
+            "encoding_code": int(encoding),
+            "data": data.hex(),
+        }
+
+    grey_pixels = bytes(level for level in levels for _ in range(3)).hex()
+    valid = [
+        {**tile("RAW", 2, 3, TileEncoding.RAW, bgrx), "pixels": bgr_of_bgrx(bgrx)},
+        {**tile("ZLIB", 2, 3, TileEncoding.ZLIB, _stored_zlib(bgrx)), "pixels": bgr_of_bgrx(bgrx)},
+        {**tile("FILL", 3, 2, TileEncoding.FILL, bytes([0x10, 0x20, 0x30])),
+         "pixels": "102030" * 6},
+        {**tile("FILL of one pixel", 1, 1, TileEncoding.FILL, bytes([0, 0, 0xFF])),
+         "pixels": "0000ff"},
+        {**tile("ZLIB_GREY, one stored block", 4, 3, TileEncoding.ZLIB_GREY,
+                _stored_zlib(levels)), "pixels": grey_pixels},
+        {**tile("ZLIB_GREY, a run of white (fixed Huffman codes)", 4, 3, TileEncoding.ZLIB_GREY,
+                bytes.fromhex("78dafbff1f01004dbe0bf5")),
+         "pixels": "ff" * 36},
+    ]  # fmt: skip
+    invalid = [
+        tile("FILL of 4 bytes", 2, 2, TileEncoding.FILL, bytes(4)),
+        tile("FILL of 2 bytes", 2, 2, TileEncoding.FILL, bytes(2)),
+        tile("FILL of nothing", 2, 2, TileEncoding.FILL, b""),
+        tile("ZLIB_GREY of 4 bytes a pixel", 4, 3, TileEncoding.ZLIB_GREY,
+             _stored_zlib(bgrx + bytes(24))),
+        tile("ZLIB_GREY one byte short", 4, 3, TileEncoding.ZLIB_GREY, _stored_zlib(levels[:11])),
+        tile("ZLIB_GREY one byte too many", 4, 3, TileEncoding.ZLIB_GREY,
+             _stored_zlib(levels + b"\x00")),
+        tile("ZLIB_GREY with bytes after the stream", 4, 3, TileEncoding.ZLIB_GREY,
+             _stored_zlib(levels) + b"\x00"),
+        tile("ZLIB_GREY cut short", 4, 3, TileEncoding.ZLIB_GREY, _stored_zlib(levels)[:-1]),
+        tile("ZLIB_GREY, wrong checksum", 4, 3, TileEncoding.ZLIB_GREY,
+             _stored_zlib(levels)[:-1] + bytes([_stored_zlib(levels)[-1] ^ 1])),
+        tile("ZLIB_GREY, not zlib", 4, 3, TileEncoding.ZLIB_GREY, levels),
+        tile("ZLIB of grey levels (1 byte a pixel, not 4)", 4, 3, TileEncoding.ZLIB,
+             _stored_zlib(levels)),
+    ]  # fmt: skip
+    for case in invalid:
+        case["error"] = "TileError"
+    return {
+        "description": (
+            "valid: a tile (width, height, encoding, data) and the pixels it paints, blue, "
+            "green, red a pixel, rows top to bottom (the fourth byte of BGRX means nothing); "
+            "invalid: tiles a viewer refuses with `error`, painting nothing"
+        ),
+        "valid": valid,
+        "invalid": invalid,
+    }
+
+
 # Output ------------------------------------------------------------------------------
 
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -1457,6 +1532,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "security_code.json": security_code_vectors,
     "chat_rules.json": chat_rules_vectors,
     "video_layers.json": video_layers_vectors,
+    "tiles.json": tiles_vectors,
 }
 
 

@@ -320,4 +320,6 @@ test("controlFrame builds a plain control frame", () => {
   assert.equal(frameTypeName(FrameType.CONSENT_ANSWER), "CONSENT_ANSWER");
   assert.equal(ConsentKind.CONTROL, 2);
   assert.equal(TileEncoding.COPY, 4);
+  assert.equal(TileEncoding.FILL, 5);
+  assert.equal(TileEncoding.ZLIB_GREY, 6);
 });

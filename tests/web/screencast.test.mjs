@@ -35,11 +35,24 @@ function picture(width, height, colour) {
   return out;
 }
 
-/** Apply updates to a BGRX picture as a viewer does (RAW and ZLIB tiles). */
+/** The BGRX pixels of a RAW, ZLIB or FILL tile, as a viewer decodes them. */
+function tileBgrx(tile) {
+  if (tile.encoding === TileEncoding.ZLIB) return inflateSync(tile.data);
+  if (tile.encoding === TileEncoding.FILL) {
+    assert.equal(tile.data.length, 3);
+    const out = new Uint8Array(tile.width * tile.height * 4);
+    for (let i = 0; i < out.length; i += 4) out.set([...tile.data, 0xff], i);
+    return out;
+  }
+  assert.equal(tile.encoding, TileEncoding.RAW);
+  return tile.data;
+}
+
+/** Apply updates to a BGRX picture as a viewer does (RAW, ZLIB and FILL tiles). */
 function apply(target, width, updates) {
   for (const update of updates) {
     for (const tile of update.tiles) {
-      const pixels = tile.encoding === TileEncoding.ZLIB ? inflateSync(tile.data) : tile.data;
+      const pixels = tileBgrx(tile);
       assert.equal(pixels.length, tile.width * tile.height * 4);
       for (let row = 0; row < tile.height; row++) {
         const from = row * tile.width * 4;
@@ -100,11 +113,16 @@ test("a full picture, then a change: the viewer's copy equals the picture", asyn
   assert.deepEqual(await encodeUpdates(second, second.slice(), width, height), []);
 });
 
-test("flat colour goes as ZLIB; incompressible pixels as RAW", async () => {
+test("flat colour goes as FILL, smooth pixels as ZLIB, incompressible ones as RAW", async () => {
   const flat = picture(64, 64, () => [40, 50, 60]);
   const [update] = await encodeUpdates(null, flat, 64, 64);
-  assert.equal(update.tiles[0].encoding, TileEncoding.ZLIB);
-  assert.ok(update.tiles[0].data.length < 1000);
+  assert.equal(update.tiles[0].encoding, TileEncoding.FILL);
+  assert.deepEqual([...update.tiles[0].data], [40, 50, 60]); // blue, green, red
+  const stripes = picture(64, 64, (x) => (x % 2 ? [40, 50, 60] : [41, 50, 60]));
+  const [striped] = await encodeUpdates(null, stripes, 64, 64);
+  assert.equal(striped.tiles[0].encoding, TileEncoding.ZLIB);
+  assert.ok(striped.tiles[0].data.length < 1000);
+  assert.deepEqual(apply(new Uint8Array(64 * 64 * 4), 64, [striped]), stripes);
   const random = new Uint8Array(64 * 64 * 4).map(() => Math.floor(Math.random() * 256));
   const [noisy] = await encodeUpdates(null, random, 64, 64);
   assert.equal(noisy.tiles[0].encoding, TileEncoding.RAW);

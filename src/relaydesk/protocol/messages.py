@@ -140,6 +140,8 @@ class TileEncoding(IntEnum):
     PNG = 2
     JPEG = 3
     COPY = 4  # copy a rectangle of the previous picture: data = src x, src y (u32 each)
+    FILL = 5  # one colour for the whole tile: data = blue, green, red (3 bytes)
+    ZLIB_GREY = 6  # grey pixels, one byte each (blue = green = red), compressed with zlib
 
 
 class ShareMode(IntEnum):

@@ -11,11 +11,13 @@ viewer's copy of ``previous`` into ``current`` exactly:
   per picture) followed by what is new.
 
 Each rectangle is cut into tiles of at most ``CHUNK_BYTES`` of raw pixels; each tile goes
-as a greyscale ``PNG`` when all its pixels are grey (text), else ``ZLIB`` (level
-``ZLIB_LEVEL``) or, when that is not smaller, ``RAW``; small tiles take the smallest of
-the three. Every update stays within ``max_body`` once sealed, its tiles within
-``limits.MAX_TILES_PER_UPDATE`` and their area within ``limits.MAX_UPDATE_AREA_FACTOR``
-screens.
+as ``FILL`` when it is one colour, as a greyscale ``PNG`` when all its pixels are grey
+(text), else ``ZLIB`` (level ``ZLIB_LEVEL``) or, when that is not smaller, ``RAW``; small
+tiles take the smallest of those and ``ZLIB_GREY``. A small changed rectangle (a typed
+character) may go as pieces instead: one-colour column runs as ``FILL``, glyphs found
+in the previous picture as ``COPY`` (``glyphs``), when that is smaller. Every update
+stays within ``max_body`` once sealed, its tiles within ``limits.MAX_TILES_PER_UPDATE``
+and their area within ``limits.MAX_UPDATE_AREA_FACTOR`` screens.
 
 ``FrameBuffer`` (the viewer's side) lives in ``framebuffer`` and is re-exported here.
 Pure computation: no I/O, no clock, no randomness.
@@ -42,6 +44,7 @@ from relaydesk.screen.diff import (
     find_vertical_scroll,
 )
 from relaydesk.screen.framebuffer import FrameBuffer
+from relaydesk.screen.glyphs import find_patch, split_columns
 from relaydesk.screen.picture import BYTES_PER_PIXEL, Picture, Rect, check_picture
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "encode_tile",
     "encode_update",
     "encoded_size",
+    "small_change_tiles",
 ]
 
 # Level 6 for zlib and PNG, measured at 1920x1080 on a screen full of text (docs/screen.md,
@@ -72,6 +76,15 @@ SMALL_TILE_PIXELS = 4096
 SEALING_OVERHEAD = TAG_SIZE + SIGNATURE_SIZE
 # A scroll is sent as COPY only when the pixels left to send shrink to at most this share.
 SCROLL_GAIN = 0.5
+# Changed rectangles this small are also tried as pieces: runs of one-colour columns as
+# FILL, the other runs as COPY of the same pixels elsewhere in the previous picture (a
+# typed glyph and the cursor: docs/screen.md); the smaller of the two ways is sent.
+SMALL_CHANGE_PIXELS = 4096
+# At most this many small rectangles of one picture are tried so, each in at most this
+# many pieces (a typed character is two): each search scans the screen (1.5-2.5 ms at
+# 1080p), so a picture costs at most 12 of them.
+MAX_SMALL_CHANGES = 4
+MAX_PIECES = 3
 
 _COPY_SOURCE = struct.Struct(">II")
 _MAX_TILE_FIELDS = 1 + 4 * 3 + 1 + 5  # fixarray, four ints < 65536, encoding, bin32 header
@@ -129,22 +142,68 @@ def _grey_png(levels: NDArray[np.uint8], level: int) -> bytes:
     return buffer.getvalue()
 
 
+def _one_colour(pixels: Picture) -> bytes | None:
+    """Blue, green and red when every pixel of ``pixels`` has that colour, else None."""
+    first = pixels[0, 0, :3]
+    if not np.array_equal(pixels[:, :, :3], np.broadcast_to(first, (*pixels.shape[:2], 3))):
+        return None
+    return first.tobytes()
+
+
 def encode_tile(picture: Picture, rect: Rect, level: int = ZLIB_LEVEL, *, png: bool = True) -> Tile:
-    """One rectangle of ``picture`` in the smallest of: a greyscale PNG when all its
-    pixels are grey, zlib-compressed BGRX, raw BGRX. Large grey rectangles go PNG
-    without trying zlib: one byte a pixel instead of four, 2.4 times smaller on a
-    screen of text, and faster (docs/screen.md). ``png=False``: ZLIB or RAW only."""
+    """One rectangle of ``picture`` as ``FILL`` when it is one colour, else in the
+    smallest of: ``ZLIB_GREY`` or a greyscale PNG when all its pixels are grey,
+    zlib-compressed BGRX, raw BGRX. Large grey rectangles go PNG without trying the
+    others: one byte a pixel and PNG's row filters, 2.4 times smaller than BGRX on a
+    screen of text, and faster (docs/screen.md). ``png=False``: RAW, ZLIB and COPY only,
+    for a viewer that takes nothing else."""
     pixels = picture[rect.slices()]
+    colour = _one_colour(pixels) if png else None
+    if colour is not None:
+        return Tile(rect.x, rect.y, rect.width, rect.height, TileEncoding.FILL, colour)
     candidates: list[tuple[TileEncoding, bytes]] = []
     levels = _grey_levels(pixels) if png else None
+    small = rect.area < SMALL_TILE_PIXELS
     if levels is not None:
         candidates.append((TileEncoding.PNG, _grey_png(levels, level)))
-    if levels is None or rect.area < SMALL_TILE_PIXELS:
+        if small:
+            candidates.append((TileEncoding.ZLIB_GREY, zlib.compress(levels.tobytes(), level)))
+    if levels is None or small:
         raw = pixels.tobytes()
         candidates.append((TileEncoding.ZLIB, zlib.compress(raw, level)))
         candidates.append((TileEncoding.RAW, raw))
     encoding, data = min(candidates, key=lambda candidate: len(candidate[1]))
     return Tile(rect.x, rect.y, rect.width, rect.height, encoding, data)
+
+
+def small_change_tiles(
+    previous: Picture, current: Picture, rect: Rect, level: int = ZLIB_LEVEL
+) -> list[Tile]:
+    """A small changed rectangle as the smallest of: one tile (``encode_tile``), or its
+    runs of columns (at most ``MAX_PIECES``), each one colour (``FILL``), found in
+    ``previous`` (``COPY``, read from the picture before the update) or encoded
+    (``encode_tile``)."""
+    whole = [encode_tile(current, rect, level)]
+    pieces = split_columns(current, rect)
+    if len(pieces) > MAX_PIECES:
+        return whole
+    tiles: list[Tile] = []
+    for piece in pieces:
+        area = piece.rect
+        if piece.colour is not None:
+            tiles.append(
+                Tile(area.x, area.y, area.width, area.height, TileEncoding.FILL, piece.colour)
+            )
+            continue
+        found = find_patch(previous, current, area)
+        if found is None:
+            tiles.append(encode_tile(current, area, level))
+            continue
+        source = _COPY_SOURCE.pack(*found)
+        tiles.append(Tile(area.x, area.y, area.width, area.height, TileEncoding.COPY, source))
+    if sum(map(_tile_size, tiles)) < _tile_size(whole[0]):
+        return tiles
+    return whole
 
 
 def copy_tile(scroll: Scroll) -> Tile:
@@ -298,5 +357,13 @@ def encode_update(
     if scrolled is not None:
         tiles = scrolled
     else:
-        tiles = [encode(chunk) for rect in rects for chunk in _chunks(rect, max_pixels)]
+        # FILL and COPY pieces only for viewers that take FILL, and with nothing excluded
+        # (no COPY out of a video region).
+        small = png and exclude is None and len(rects) <= MAX_SMALL_CHANGES
+        tiles = []
+        for rect in rects:
+            if small and rect.area <= min(SMALL_CHANGE_PIXELS, max_pixels):
+                tiles.extend(small_change_tiles(previous, current, rect, level))
+            else:
+                tiles.extend(encode(chunk) for chunk in _chunks(rect, max_pixels))
     return _pack(tiles, width, height, False, budget)

@@ -3,10 +3,11 @@
 The presenter is a member like any other, so its updates are checked as strictly as any
 input from the network: every tile must lie inside the picture; RAW data must be exactly
 ``width x height x 4`` bytes; ZLIB data must inflate to exactly that many bytes, never
-more (a small body cannot make the viewer allocate gigabytes); PNG and JPEG images must
-announce exactly the tile's size before a pixel is decoded, and a PNG may hold only
-pixel and colour chunks (no compressed text or profiles); a COPY source must lie
-inside the picture. The tiles of one update together cover at most
+more (a small body cannot make the viewer allocate gigabytes), ZLIB_GREY data to exactly
+``width x height`` (one grey level a pixel); FILL data is one colour, 3 bytes; PNG and
+JPEG images must announce exactly the tile's size before a pixel is decoded, and a PNG
+may hold only pixel and colour chunks (no compressed text or profiles); a COPY source
+must lie inside the picture. The tiles of one update together cover at most
 ``limits.MAX_UPDATE_AREA_FACTOR`` screens and a picture has at most
 ``limits.MAX_SCREEN_PIXELS`` pixels, which bounds the memory an update can take.
 
@@ -38,6 +39,7 @@ from relaydesk.screen.picture import BYTES_PER_PIXEL, Picture, Rect, to_rgb
 from relaydesk.screen.video import VideoDecoder
 
 _COPY_SOURCE = struct.Struct(">II")
+_FILL_COLOUR_SIZE = 3  # blue, green, red
 _IMAGE_FORMATS = {TileEncoding.PNG: "PNG", TileEncoding.JPEG: "JPEG"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHUNK_HEADER = struct.Struct(">I4s")
@@ -70,9 +72,10 @@ def _raw(tile: Tile, data: bytes) -> Picture:
     return pixels
 
 
-def _inflate(tile: Tile) -> bytes:
-    """Inflate at most the tile's raw size, and insist the stream ends right there."""
-    expected = tile.width * tile.height * BYTES_PER_PIXEL
+def _inflate(tile: Tile, bytes_per_pixel: int = BYTES_PER_PIXEL) -> bytes:
+    """Inflate at most the tile's raw size (``bytes_per_pixel`` a pixel), and insist the
+    stream ends right there."""
+    expected = tile.width * tile.height * bytes_per_pixel
     inflater = zlib.decompressobj()
     try:
         data = inflater.decompress(tile.data, expected)
@@ -87,7 +90,30 @@ def _inflate(tile: Tile) -> bytes:
         raise TileError(f"the zlib data of a {tile.width}x{tile.height} tile is cut short")
     if inflater.unused_data:
         raise TileError(f"bytes after the zlib data of a {tile.width}x{tile.height} tile")
+    if len(data) != expected:
+        raise TileError(
+            f"a {tile.width}x{tile.height} tile needs {expected} bytes, inflated {len(data)}"
+        )
     return data
+
+
+def _fill(tile: Tile) -> Picture:
+    """A FILL tile: one colour, blue, green, red."""
+    if len(tile.data) != _FILL_COLOUR_SIZE:
+        raise TileError(f"FILL data is {_FILL_COLOUR_SIZE} bytes, got {len(tile.data)}")
+    pixels: Picture = np.empty((tile.height, tile.width, 4), np.uint8)
+    pixels[:, :, :3] = np.frombuffer(tile.data, np.uint8)
+    pixels[:, :, 3] = 0xFF
+    return pixels
+
+
+def _grey(tile: Tile) -> Picture:
+    """A ZLIB_GREY tile: one inflated byte a pixel, the level of blue, green and red."""
+    levels = np.frombuffer(_inflate(tile, 1), np.uint8).reshape(tile.height, tile.width)
+    pixels: Picture = np.empty((tile.height, tile.width, 4), np.uint8)
+    pixels[:, :, :3] = levels[:, :, None]
+    pixels[:, :, 3] = 0xFF
+    return pixels
 
 
 def _image(tile: Tile) -> Picture:
@@ -142,6 +168,10 @@ def decode_tile(tile: Tile, before: Picture | None) -> Picture:
             return _image(tile)
         case TileEncoding.COPY:
             return _copy(tile, before)
+        case TileEncoding.FILL:
+            return _fill(tile)
+        case TileEncoding.ZLIB_GREY:
+            return _grey(tile)
         case _:  # pragma: no cover - messages.Tile only holds TileEncoding values
             assert_never(tile.encoding)
 

@@ -1,64 +1,19 @@
 // The shared screen in a canvas: applies SCREEN_UPDATE messages (docs/protocol.md §4.1).
 //
-// Every tile of an update is decoded first; only if all decode is anything drawn, so a
-// bad update leaves the picture exactly as it was (TileError), as in the Python viewer.
+// Every tile of an update is decoded first (pixels: js/tiles.js); only if all decode is
+// anything drawn, so a bad update leaves the picture exactly as it was (TileError), as in
+// the Python viewer.
 // VIDEO_FRAME messages (H.264 of a video-like region) are decoded with WebCodecs and
 // drawn over their region: see js/video.js. Updates and video frames are applied
 // strictly in the order they came.
 
 import { VideoRegion } from "./video.js";
+import { COPY, JPEG, PNG, TileError, tilePixels } from "./tiles.js";
 
-export class TileError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = "TileError";
-  }
-}
+export { TileError };
 
-const RAW = 0, ZLIB = 1, PNG = 2, JPEG = 3, COPY = 4;
 const MAX_SCREEN_PIXELS = 32 * 1024 * 1024;
 const MAX_UPDATE_AREA_FACTOR = 2;
-
-// BGRX (blue, green, red, unused) to the canvas's RGBA, opaque.
-function bgrxToImageData(bytes, width, height) {
-  if (bytes.length !== width * height * 4) {
-    throw new TileError(`tile pixels are ${bytes.length} bytes, not ${width * height * 4}`);
-  }
-  const rgba = new Uint8ClampedArray(bytes.length);
-  for (let i = 0; i < bytes.length; i += 4) {
-    rgba[i] = bytes[i + 2];
-    rgba[i + 1] = bytes[i + 1];
-    rgba[i + 2] = bytes[i];
-    rgba[i + 3] = 255;
-  }
-  return new ImageData(rgba, width, height);
-}
-
-// zlib (RFC 1950), stopping as soon as more than `expected` bytes come out: no bombs.
-async function inflate(data, expected) {
-  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate"));
-  const reader = stream.getReader();
-  const out = new Uint8Array(expected);
-  let filled = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (filled + value.length > expected) {
-        throw new TileError("a zlib tile inflates to more than its size");
-      }
-      out.set(value, filled);
-      filled += value.length;
-    }
-  } catch (error) {
-    if (error instanceof TileError) throw error;
-    throw new TileError("a zlib tile does not inflate");
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  if (filled !== expected) throw new TileError("a zlib tile inflates to fewer bytes than its size");
-  return out;
-}
 
 async function decodeImage(tile, type) {
   let bitmap;
@@ -76,12 +31,6 @@ async function decodeImage(tile, type) {
 
 async function decodeTile(tile) {
   switch (tile.encoding) {
-    case RAW:
-      return { tile, image: bgrxToImageData(tile.data, tile.width, tile.height) };
-    case ZLIB: {
-      const raw = await inflate(tile.data, tile.width * tile.height * 4);
-      return { tile, image: bgrxToImageData(raw, tile.width, tile.height) };
-    }
     case PNG:
       return { tile, bitmap: await decodeImage(tile, "image/png") };
     case JPEG:
@@ -91,8 +40,12 @@ async function decodeTile(tile) {
       const view = new DataView(tile.data.buffer, tile.data.byteOffset, 8);
       return { tile, source: { x: view.getUint32(0), y: view.getUint32(4) } };
     }
-    default:
-      throw new TileError(`unknown tile encoding ${tile.encoding}`);
+    default: {
+      // RAW, ZLIB, FILL, ZLIB_GREY (js/tiles.js); null: an encoding nobody knows.
+      const rgba = await tilePixels(tile);
+      if (!rgba) throw new TileError(`unknown tile encoding ${tile.encoding}`);
+      return { tile, image: new ImageData(rgba, tile.width, tile.height) };
+    }
   }
 }
 

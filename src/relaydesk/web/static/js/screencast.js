@@ -4,8 +4,9 @@
 //
 // A picture is BGRX (blue, green, red, 0xFF), 4 bytes a pixel, rows top to bottom: what
 // TileEncoding.RAW carries. The picture is compared in 64x64 tiles; each row of tiles
-// gives runs of changed tiles, each run one rectangle, sent as ZLIB (RFC 1950, what
-// CompressionStream("deflate") makes) or RAW when zlib does not help. Updates keep
+// gives runs of changed tiles, each run one rectangle, sent as FILL when it is one
+// colour, else ZLIB (RFC 1950, what CompressionStream("deflate") makes) or RAW when zlib
+// does not help. Updates keep
 // within MAX_FRAME_BODY once sealed, MAX_TILES_PER_UPDATE tiles and MAX_UPDATE_AREA_FACTOR
 // screens. Pure computation (and CompressionStream): runs in Node for the tests.
 
@@ -113,9 +114,23 @@ export async function deflate(bytes) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** One rectangle as a Tile: ZLIB, or RAW when zlib is not smaller. */
+/** Blue, green, red when every pixel of `bgrx` has that colour, else null. */
+export function oneColour(bgrx) {
+  const [b, g, r] = bgrx;
+  for (let i = 0; i < bgrx.length; i += 4) {
+    if (bgrx[i] !== b || bgrx[i + 1] !== g || bgrx[i + 2] !== r) return null;
+  }
+  return Uint8Array.of(b, g, r);
+}
+
+/** One rectangle as a Tile: FILL when it is one colour, else ZLIB, or RAW when zlib is
+ * not smaller. */
 export async function encodeTile(picture, width, rect) {
   const raw = cut(picture, width, rect);
+  const colour = oneColour(raw);
+  if (colour) {
+    return { x: rect.x, y: rect.y, width: rect.width, height: rect.height, encoding: TileEncoding.FILL, data: colour };
+  }
   const zlib = await deflate(raw);
   const [encoding, data] = zlib.length < raw.length ? [TileEncoding.ZLIB, zlib] : [TileEncoding.RAW, raw];
   return { x: rect.x, y: rect.y, width: rect.width, height: rect.height, encoding, data };

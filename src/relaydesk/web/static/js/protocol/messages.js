@@ -56,7 +56,15 @@ export const RevokeReason = Object.freeze({
   SITE_POLICY: 7, // the member's fresh ticket forbids it (§7.2: NO_SHARING, NO_CONTROL)
 });
 /** How a screen tile's pixels are carried (§4.1). */
-export const TileEncoding = Object.freeze({ RAW: 0, ZLIB: 1, PNG: 2, JPEG: 3, COPY: 4 });
+export const TileEncoding = Object.freeze({
+  RAW: 0,
+  ZLIB: 1,
+  PNG: 2,
+  JPEG: 3,
+  COPY: 4,
+  FILL: 5, // one colour for the whole tile: data = blue, green, red (3 bytes)
+  ZLIB_GREY: 6, // grey pixels, one byte each (blue = green = red), compressed with zlib
+});
 /** What the presenter lets viewers see (§4.1, SHARE_STATE). */
 export const ShareMode = Object.freeze({ LIVE: 1, PAUSED: 2, HIDDEN: 3 });
 /** How a file transfer ended (§4.5, FILE_END). */
