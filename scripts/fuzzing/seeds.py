@@ -125,15 +125,20 @@ def video_frames() -> tuple[bytes, list[bytes]]:
     return encode(encode_update(None, picture)[0]), frames
 
 
-def screen_updates() -> tuple[bytes, bytes]:
-    """A full 64x48 picture and a delta on it, encoded as SCREEN_UPDATE bodies."""
+def screen_updates() -> tuple[bytes, bytes, bytes]:
+    """A full 64x48 picture and two deltas on it, encoded as SCREEN_UPDATE bodies: one
+    colour (FILL tiles) and grey text-like pixels (ZLIB_GREY or grey PNG tiles)."""
     first = np.zeros((48, 64, 4), np.uint8)
     first[8:24, 8:40] = (200, 30, 30, 0)
     second = first.copy()
     second[30:40, 0:64] = (10, 220, 10, 0)
+    third = first.copy()
+    grey = np.random.default_rng(7).integers(0, 4, (12, 9), np.uint8) * 85
+    third[30:42, 20:29, :3] = grey[..., None]
     full = encode_update(None, first)[0]
     delta = encode_update(first, second)[0]
-    return encode(full), encode(delta)
+    greys = encode_update(first, third)[0]
+    return encode(full), encode(delta), encode(greys)
 
 
 def sample_recording() -> bytes:

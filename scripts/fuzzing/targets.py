@@ -92,7 +92,7 @@ def content(data: bytes) -> None:
         _GUEST.open(Frame.parse(data), now=1.0)
 
 
-_FULL, _DELTA = screen_updates()
+_FULL, _DELTA, _GREYS = screen_updates()
 _FIRST = decode(FrameType.SCREEN_UPDATE, _FULL)  # decoded once, painted for every delta
 assert isinstance(_FIRST, ScreenUpdate)
 
@@ -195,7 +195,7 @@ TARGETS: dict[str, tuple[Target, list[bytes]]] = {
     "messages": (messages, [bytes([_TYPES.index(t)]) + body for t, body in sample_bodies()]),
     "tickets": (tickets, [sample_ticket(1)]),
     "content": (content, _SEALED),
-    "screen": (screen, [_FULL, _DELTA]),
+    "screen": (screen, [_FULL, _DELTA, _GREYS]),
     "recording": (recording, [sample_recording()]),
     "video": (video, _VIDEO),
     "hello": (hello, [hello_frame()]),
