@@ -5,11 +5,15 @@ none when nothing is drawn."""
 from __future__ import annotations
 
 import asyncio
+import time
 
+import pytest
 from Xlib import X
 from Xlib import display as xdisplay
 
 from relaydesk.agent.damage import DamageWatch
+from relaydesk.agent.pointer import PointerWatch
+from relaydesk.errors import CaptureError
 from relaydesk.screen.xvfb import Xvfb
 
 LONG = 30.0  # seconds: only a failure waits this long
@@ -42,3 +46,18 @@ def test_drawing_in_a_window_is_reported_once_per_change(xvfb: Xvfb) -> None:
     finally:
         window.destroy()
         client.close()
+
+
+def test_a_display_that_goes_away_is_a_capture_error_and_closes_quietly() -> None:
+    """Ctrl+C reaches a private Xvfb too: the watch then says CaptureError (what the
+    presenter documents for a lost screen), and closing it raises nothing."""
+    with Xvfb() as server:
+        watch = DamageWatch(server.display)
+        pointer = PointerWatch(server.display)
+        server.stop()
+        with pytest.raises(CaptureError, match="went away"):
+            for _ in range(100):  # the server's end reaches the socket at once, or soon
+                watch.damaged()
+                time.sleep(0.05)
+        watch.close()
+        pointer.close()

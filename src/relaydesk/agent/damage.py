@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 from typing import Any
 
+from Xlib import error as xerror
 from Xlib.ext import damage
 
 from relaydesk.agent.inject import open_display
 from relaydesk.closing import Closing
+from relaydesk.errors import CaptureError
 
 
 class DamageWatch(Closing):
@@ -37,13 +39,16 @@ class DamageWatch(Closing):
 
     def damaged(self) -> bool:
         """True if anything was drawn since the last call that returned True; the report
-        is re-armed. Never blocks."""
-        events = [self._x.next_event() for _ in range(self._x.pending_events())]
-        if not any(event.type == self._x.extension_event.DamageNotify for event in events):
-            return False
-        # One report per damaged period (DamageReportNonEmpty): clear it to get the next.
-        self._x.damage_subtract(self._damage)
-        self._x.flush()
+        is re-armed. Never blocks. Raises ``CaptureError`` if the display went away."""
+        try:
+            events = [self._x.next_event() for _ in range(self._x.pending_events())]
+            if not any(event.type == self._x.extension_event.DamageNotify for event in events):
+                return False
+            # One report per damaged period (DamageReportNonEmpty): clear it to get the next.
+            self._x.damage_subtract(self._damage)
+            self._x.flush()
+        except (xerror.ConnectionClosedError, OSError) as error:
+            raise CaptureError(f"the X display went away: {error}") from None
         return True
 
     async def wait(self, timeout: float) -> bool:
@@ -69,4 +74,5 @@ class DamageWatch(Closing):
     def close(self) -> None:
         with contextlib.suppress(Exception):  # the display may be gone already
             self._x.damage_destroy(self._damage)
-        self._x.close()
+        with contextlib.suppress(xerror.ConnectionClosedError, OSError):
+            self._x.close()

@@ -3,6 +3,10 @@ one from CURSOR messages (docs/protocol.md §4.1)."""
 
 from __future__ import annotations
 
+import contextlib
+
+from Xlib import error as xerror
+
 from relaydesk.agent.inject import open_display
 
 
@@ -24,4 +28,5 @@ class PointerWatch:
         return position
 
     def close(self) -> None:
-        self._x.close()
+        with contextlib.suppress(xerror.ConnectionClosedError, OSError):  # already gone
+            self._x.close()

@@ -625,8 +625,16 @@ async def _until_interrupted(*jobs: Any) -> None:
     finally:
         for task in [*tasks, stopper]:
             task.cancel()
+            # Stopping is decided: what a job raises while it winds down (a screen that
+            # Ctrl+C took away with this process group) is not news, nor a stray report.
+            task.add_done_callback(_retrieved)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 # join -------------------------------------------------------------------------------
