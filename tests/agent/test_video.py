@@ -14,7 +14,7 @@ from relaydesk import limits
 from relaydesk.agent.video import Encoded, VideoShare, video_flags
 from relaydesk.errors import TileError
 from relaydesk.protocol.frames import Flags
-from relaydesk.protocol.messages import decode, encode
+from relaydesk.protocol.messages import VideoFrame, decode, encode
 from relaydesk.screen import motion
 from relaydesk.screen.framebuffer import FrameBuffer
 from relaydesk.screen.picture import Rect
@@ -58,6 +58,25 @@ def apply(viewer: FrameBuffer, encoded: Encoded) -> None:
         viewer.apply_video(decode(encoded.video.TYPE, encode(encoded.video)))  # type: ignore[arg-type]
     for update in encoded.repaint:
         viewer.apply(update)
+
+
+def film_kept_apart(seed: int, count: int) -> tuple[FrameBuffer, list[VideoFrame]]:
+    """``count`` pictures of the film shared at a standstill clock: a viewer that was
+    given only the lossless updates, and the video frames, kept for the test to give."""
+    still = desktop(np.random.default_rng(seed))
+    share = VideoShare(30.0, clock=lambda: 0.0)
+    viewer = FrameBuffer()
+    previous = None
+    frames = []
+    for t in range(count):
+        current = play(still, t)
+        encoded = share.encode(previous, current)
+        previous = current
+        for update in encoded.updates:
+            viewer.apply(update)
+        if encoded.video is not None:
+            frames.append(encoded.video)
+    return viewer, frames
 
 
 def test_a_playing_video_goes_as_h264_and_the_rest_stays_exact() -> None:
@@ -140,20 +159,7 @@ def test_a_viewer_given_only_layer_0_sees_half_the_frames_never_a_broken_one() -
 
 
 def test_a_lost_base_frame_is_never_shown_broken_and_asks_for_a_keyframe() -> None:
-    rng = np.random.default_rng(11)
-    still = desktop(rng)
-    share = VideoShare(30.0, clock=lambda: 0.0)
-    viewer = FrameBuffer()
-    previous = None
-    frames = []
-    for t in range(30):
-        current = play(still, t)
-        encoded = share.encode(previous, current)
-        previous = current
-        for update in encoded.updates:
-            viewer.apply(update)
-        if encoded.video is not None:
-            frames.append(encoded.video)
+    viewer, frames = film_kept_apart(seed=11, count=30)
     assert len(frames) >= 8
     for frame in frames[:4]:
         viewer.apply_video(frame)
@@ -179,20 +185,7 @@ def test_a_lost_base_frame_is_never_shown_broken_and_asks_for_a_keyframe() -> No
     ids=["cut short", "unknown NAL type", "zeroed", "garbage"],
 )
 def test_bad_h264_is_refused_and_the_viewer_goes_on(damage: Callable[[bytes], bytes]) -> None:
-    rng = np.random.default_rng(13)
-    still = desktop(rng)
-    share = VideoShare(30.0, clock=lambda: 0.0)
-    viewer = FrameBuffer()
-    previous = None
-    frames = []
-    for t in range(20):
-        current = play(still, t)
-        encoded = share.encode(previous, current)
-        previous = current
-        for update in encoded.updates:
-            viewer.apply(update)
-        if encoded.video is not None:
-            frames.append(encoded.video)
+    viewer, frames = film_kept_apart(seed=13, count=20)
     key = frames[0]
     bad = msgspec.structs.replace(key, data=damage(key.data))
     before = viewer.picture.copy()
