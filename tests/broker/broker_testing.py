@@ -20,6 +20,7 @@ with warnings.catch_warnings():
 
 from relaydesk.broker.passwords import Passwords
 from relaydesk.protocol.keys import MemberKeys
+from relaydesk.protocol.tickets import Ticket, read_ticket
 
 START = 1_800_000_000.0  # the fake clock's first reading (Unix seconds)
 PUBLIC_URL = "https://127.0.0.1:8443"
@@ -64,6 +65,11 @@ def b64(data: bytes) -> str:
 
 def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def ticket_in(answer: dict[str, Any]) -> Ticket:
+    """The ticket of a join or refresh answer, read (its signature is not checked)."""
+    return read_ticket(unb64(answer["ticket"]))[2]
 
 
 def join_body(

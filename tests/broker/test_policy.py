@@ -16,13 +16,14 @@ from broker_testing import (
     create,
     join,
     join_body,
+    ticket_in,
     unb64,
 )
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relaydesk import limits
 from relaydesk.broker.service import Broker
-from relaydesk.protocol.tickets import TicketRule, read_ticket, refresh_message
+from relaydesk.protocol.tickets import TicketRule, refresh_message
 
 SESSION_PASSWORD = "blue giraffe under the bridge"
 
@@ -43,7 +44,7 @@ def set_policy(client: TestClient, admin: Organizer, **rules: Any) -> dict[str, 
 
 
 def ticket_rules(answer: dict[str, Any]) -> TicketRule:
-    return read_ticket(unb64(answer["ticket"]))[2].rules
+    return ticket_in(answer).rules
 
 
 # Who may set it -----------------------------------------------------------------------
