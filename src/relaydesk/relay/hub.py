@@ -75,7 +75,7 @@ from relaydesk.protocol.messages import (
     encode,
 )
 from relaydesk.protocol.session import Notice, Phase, Session, check_site_rules
-from relaydesk.protocol.tickets import Ticket, verify_hello, verify_ticket
+from relaydesk.protocol.tickets import SITE_RULES, Ticket, verify_hello, verify_ticket
 from relaydesk.relay.outbox import Outbox
 from relaydesk.relay.records import RecordKind, RecordSink
 
@@ -125,6 +125,7 @@ class Connection:
         # A newcomer's first picture must be whole: deltas before it are useless.
         self.outbox = Outbox(awaiting_keyframe=True)
         self.ticket: Ticket | None = None
+        self.site_policed = False  # the ticket carries site-policy bits: check each frame
         self.bytes_in = 0
         self.bytes_out = 0
         self.content_bytes_queued = 0  # sealed content put in its outbox (lobby: none)
@@ -233,7 +234,9 @@ class RelayHub:
             refused_hellos=gone.refused_hellos,
         )
 
-    def _admit(self, connection: Connection, data: bytes) -> None:
+    def _proven(self, connection: Connection, data: bytes) -> tuple[Hello, Ticket]:
+        """The HELLO and its ticket, once the broker's signature and the link's
+        challenge proof are checked (§7.1)."""
         frame = Frame.parse(data)
         if frame.header.type is not FrameType.HELLO:
             raise FrameError("the first frame must be HELLO")
@@ -247,12 +250,17 @@ class RelayHub:
             if challenge is None:
                 raise HelloProofInvalid("no challenge was sent on this link")
             verify_hello(ticket, hello.ticket, hello.proof, challenge, self.name)
+        return hello, ticket
+
+    def _admit(self, connection: Connection, data: bytes) -> None:
+        hello, ticket = self._proven(connection, data)
         now = self._clock()
         self._ended = {uid: until for uid, until in self._ended.items() if until > now}
         if ticket.session_uid in self._ended:
             raise SessionEnded("the session has ended")
         home = self._home(ticket)
         connection.ticket = ticket
+        connection.site_policed = bool(ticket.rules & SITE_RULES)
         connection.bytes_in += len(data)
         if home != self.name and not connection.remote:
             assert self.bridge is not None
@@ -352,7 +360,7 @@ class RelayHub:
             if header.sender != ticket.member_id or header.session_uid != live.uid:
                 raise FrameError("the header's sender or session is not this connection's")
             if header.type in _FORWARDED:
-                if ticket.rules:  # the site policy's bits, if it has any: §7.2
+                if connection.site_policed:  # NO_SHARING, NO_CONTROL: §7.2
                     check_site_rules(ticket.rules, header.type)
                 self._forward(live, connection, header, data)
             else:

@@ -34,6 +34,7 @@ from relaydesk.server.serving import (
     bind,
     direct_tls_port,
     expire_prompts,
+    settle_heap,
     shown_host,
     url_host,
 )
@@ -159,6 +160,7 @@ class RelayProcess:
 async def serve(options: RelayOptions, say: Callable[[str], None] = print) -> None:
     relay = RelayProcess(options)
     await relay.start()
+    settle_heap()
     try:
         say(
             f"relaydesk relay {options.name} ready at {relay.wss_url}, "

@@ -27,6 +27,7 @@ from relaydesk.server.serving import (
     bind,
     direct_tls_port,
     expire_prompts,
+    settle_heap,
     shown_host,
     url_host,
 )
@@ -123,6 +124,7 @@ async def serve(options: ServerOptions, say: Callable[[str], None] = print) -> N
     """Run until interrupted, after printing where clients reach the server."""
     server = EmbeddedServer(options)
     await server.start()
+    settle_heap()
     try:
         say(f"relaydesk server ready at {server.url}")
         say(f"direct TLS on {server.tcp_address}")

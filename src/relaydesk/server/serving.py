@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,16 @@ def url_host(host: str) -> str:
 def shown_host(host: str) -> str:
     """The host to print in URLs: a wildcard bind is reached on loopback here."""
     return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def settle_heap() -> None:
+    """Once started: leave what the process has built so far (modules, the web app, the
+    stores) out of every later garbage collection. The relay allocates a few tuples for
+    every frame it forwards, which starts collections; without this each older-generation
+    one walks the whole heap of a process that also serves the broker (~7 % of the
+    relay's CPU in a 1 -> 1 stream)."""
+    gc.collect()
+    gc.freeze()
 
 
 def bind(host: str, port: int) -> socket.socket:
