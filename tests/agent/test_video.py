@@ -198,7 +198,8 @@ def test_bad_h264_is_refused_and_the_viewer_goes_on(damage: Callable[[bytes], by
 
 def test_a_viewer_joining_mid_video_gets_a_light_picture_then_keyframes() -> None:
     """REFRESH while video plays: the whole picture has the region black (not megabytes
-    of lossless video), and the keyframes asked for paint it next."""
+    of lossless video), the layer-0 keyframe asked for paints it next, and layer 1 joins
+    at its own periodic keyframe (the others are not sent one per layer)."""
     rng = np.random.default_rng(17)
     still = desktop(rng)
     now = [0.0]
@@ -219,19 +220,25 @@ def test_a_viewer_joining_mid_video_gets_a_light_picture_then_keyframes() -> Non
     assert not joiner.picture[VIDEO.slices()][..., :3].any()  # black until the keyframes
     share.want_keyframe()
     now[0] += 0.6  # past VIDEO_KEYFRAME_MIN_SECONDS since the stream began
-    shown = 0
-    for t in range(13, 17):
+    outside = np.ones((HEIGHT, WIDTH), bool)
+    outside[VIDEO.slices()] = False
+    shown = {0: 0, 1: 0}
+    for t in range(13, 21):
+        if t == 17:  # layer 1's own restart is due
+            now[0] += limits.VIDEO_LAYER_KEYFRAME_SECONDS
         current = play(still, t)
         encoded = share.encode(previous, current)
         previous = current
         assert encoded.video is not None
-        if t < 15:
-            assert encoded.video.keyframe  # both layers restart
-        shown += joiner.apply_video(encoded.video) is not None
-        outside = np.ones((HEIGHT, WIDTH), bool)
-        outside[VIDEO.slices()] = False
+        layer = encoded.video.number % limits.VIDEO_LAYERS
+        restarts = (layer == 0 and t < 15) or (layer == 1 and t in (17, 18))
+        assert encoded.video.keyframe == restarts  # layer 1 goes on until its own time
+        painted = joiner.apply_video(encoded.video) is not None
+        assert painted == (layer == 0 or t >= 17)  # no layer-1 chain before its keyframe
+        shown[layer] += painted
         assert np.array_equal(joiner.picture[outside][:, :3], current[outside][:, :3])
-        assert psnr(joiner.picture[VIDEO.slices()], current[VIDEO.slices()]) >= MIN_PSNR
-    assert shown == 4
+        if painted:
+            assert psnr(joiner.picture[VIDEO.slices()], current[VIDEO.slices()]) >= MIN_PSNR
+    assert shown == {0: 4, 1: 2}
     everything = share.encode(None, current).updates  # what the region would cost
     assert lossless < sum(len(tile.data) for update in everything for tile in update.tiles) / 2

@@ -153,6 +153,27 @@ def test_video_waits_for_a_whole_picture_and_overflows_like_screen_updates() -> 
     assert box.awaiting_keyframe and len(box) == 0
 
 
+def test_a_receiver_given_a_whole_picture_takes_the_second_layer_up_at_its_keyframe() -> None:
+    """A newcomer (or a refreshed receiver) has no layer-1 chain: the presenter restarts
+    only layer 0 for it, so layer-1 deltas wait for layer 1's own keyframe here."""
+    box = Outbox(awaiting_keyframe=True)
+    picture = frame(FrameType.SCREEN_UPDATE, 50, Flags.KEYFRAME)
+    base_key, delta = video(Flags.KEYFRAME, 1), video(LAYER, 2)
+    for item in (picture, base_key, delta):
+        box.put(*item)
+    assert box.take() == [picture[1], base_key[1]]
+    layer_key, after = video(LAYER | Flags.KEYFRAME, 3), video(LAYER, 4)
+    box.put(*layer_key)
+    box.put(*after)
+    assert box.take() == [layer_key[1], after[1]]
+    assert box.dropped_layer_frames == 1
+    # A receiver that had its picture all along is not held back by another's.
+    steady = Outbox()
+    steady.put(*picture)
+    steady.put(*delta)
+    assert steady.take() == [picture[1], delta[1]]
+
+
 def test_a_receiver_asking_for_one_layer_loses_the_queued_second_layer_at_once() -> None:
     box = Outbox()
     base, layer = video(BASE, 1), video(LAYER, 2)

@@ -7,9 +7,11 @@ as H.264 (``screen.video.VideoEncoder``); when it stops, the region is sent once
 losslessly, so that what stays on the viewers' screens is pixel-exact again.
 
 Keyframes: each layer starts with one; a viewer that joined or fell behind (``REFRESH``)
-gets both layers restarted, at most every ``VIDEO_KEYFRAME_MIN_SECONDS``; layer 1 restarts
+gets layer 0 restarted, at most every ``VIDEO_KEYFRAME_MIN_SECONDS``; layer 1 restarts
 every ``VIDEO_LAYER_KEYFRAME_SECONDS`` by itself, so that a viewer the relay stopped
-giving it (docs/protocol.md §5.4) takes it up again once it has caught up.
+giving it (docs/protocol.md §5.4) takes it up again once it has caught up, and one that
+came in since takes it up then. Keyframes go to every viewer (all decode the one stream):
+a join costs the others one keyframe, not one per layer.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class VideoShare:
         return self.encoder.region if self.encoder is not None else None
 
     def want_keyframe(self) -> None:
-        """A viewer needs both layers from a keyframe (it joined, or fell behind)."""
+        """A viewer needs the video from a keyframe (it joined, or fell behind): layer 0
+        restarts now, layer 1 at its own next restart."""
         self._keyframe_wanted = True
 
     def stop(self) -> None:
@@ -113,7 +116,7 @@ class VideoShare:
 
     def full_picture(self, current: Picture) -> list[ScreenUpdate]:
         """A whole picture for a viewer that joined or fell behind (REFRESH): the video
-        region goes black, as the keyframes asked for (``want_keyframe``) paint it next.
+        region goes black, as the keyframe asked for (``want_keyframe``) paints it next.
         A video picture sent losslessly would be megabytes, slow to make and to send."""
         region = self.region
         if region is None:
@@ -128,9 +131,9 @@ class VideoShare:
             self._keyframe_wanted
             and now - self._last_keyframes >= limits.VIDEO_KEYFRAME_MIN_SECONDS
         ):
-            encoder.keyframes()
+            encoder.keyframes(range(1))
             self._keyframe_wanted = False
-            self._last_keyframes = self._last_layer_start = now
+            self._last_keyframes = now
         elif now - self._last_layer_start >= limits.VIDEO_LAYER_KEYFRAME_SECONDS:
             encoder.keyframes(range(1, limits.VIDEO_LAYERS))
             self._last_layer_start = now

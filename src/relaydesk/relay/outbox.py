@@ -17,7 +17,8 @@ Video frames (VIDEO_FRAME) are screen content too, and go with the screen backlo
 receiver that has ``RELAY_VIDEO_BACKLOG_FRAMES`` of them waiting is behind: it gets no
 more DISCARDABLE frames (the video's second layer, every other frame) until a DISCARDABLE
 KEYFRAME finds it caught up. It sees half the frame rate and never a broken picture, and
-nobody else is affected (§5.4).
+nobody else is affected (§5.4). A receiver that waited for a whole picture gets none of
+them until such a keyframe either: the presenter restarts only layer 0 for it.
 
 The same ``data`` object goes into every receiver's outbox: a frame is never copied per
 receiver here. ``put`` and ``take`` run once per frame and receiver, so they stay lean.
@@ -111,8 +112,10 @@ class Outbox:
 
     def _put_screen(self, header: Header, data: bytes) -> bool:
         if header.flags and header.flags in _KEYFRAME:
-            # A new picture makes everything queued before it moot.
+            # A new picture makes everything queued before it moot. A receiver that waited
+            # for it has no video chain either: layer 1 resumes at its own keyframe.
             self._drop_where(header)
+            self.skipping_layer |= self.awaiting_keyframe
             self.awaiting_keyframe = False
             self._waiting_drops = 0
         elif self.awaiting_keyframe:
