@@ -263,7 +263,10 @@ def test_a_window_dragged_about_never_shows_its_marker(
         stop.set()
         dragging.join(10)
     assert frames > 20, (frames, skipped)
-    assert has_colour(apps.grab(), SECRET) > 0  # it was there all along
+    # It was there all along (the drag may have left it lowered under the other window).
+    secret.window.configure(stack_mode=X.Above)
+    secret.x.sync()
+    wait_until(lambda: has_colour(apps.grab(), SECRET) > 0, "the marker on screen")
 
 
 def test_the_desktop_hidden_and_one_application_only(
