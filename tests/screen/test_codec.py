@@ -211,6 +211,28 @@ def test_a_typed_glyph_found_elsewhere_goes_as_copy_and_the_cursor_as_fill() -> 
     assert_same_picture(viewer, current)
 
 
+def test_a_copy_never_reads_what_an_earlier_update_repainted() -> None:
+    """A COPY reads the picture as it was before its own update: when a picture's changes
+    are split over several updates, no piece is copied from a place they repaint (found
+    by hypothesis: the piece came out wrong on the viewer)."""
+    previous = noise(67, 5, 1)
+    current = previous.copy()
+    current[:, :3] = noise(3, 5, 2)  # repainted, over the first updates
+    current[0, 64:] = previous[0, 2:5]  # its only match overlaps the repainted columns
+    viewer = FrameBuffer()
+    play(viewer, None, previous, SMALLEST_BODY)
+    updates = play(viewer, previous, current, SMALLEST_BODY)
+    assert len(updates) > 1
+    assert_same_picture(viewer, current)
+    far = current.copy()
+    far[0, 64:] = previous[4, 40:43]  # a match nothing repaints: copied as before
+    viewer = FrameBuffer()
+    play(viewer, None, previous, SMALLEST_BODY)
+    updates = play(viewer, previous, far, SMALLEST_BODY)
+    assert any(tile.encoding is TileEncoding.COPY for update in updates for tile in update.tiles)
+    assert_same_picture(viewer, far)
+
+
 def test_a_new_glyph_goes_as_one_tile_when_that_is_smaller() -> None:
     previous = text_like(320, 170, 12)
     current = previous.copy()

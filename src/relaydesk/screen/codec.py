@@ -28,7 +28,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -177,12 +177,18 @@ def encode_tile(picture: Picture, rect: Rect, level: int = ZLIB_LEVEL, *, png: b
 
 
 def small_change_tiles(
-    previous: Picture, current: Picture, rect: Rect, level: int = ZLIB_LEVEL
+    previous: Picture,
+    current: Picture,
+    rect: Rect,
+    level: int = ZLIB_LEVEL,
+    changed: Sequence[Rect] = (),
 ) -> list[Tile]:
     """A small changed rectangle as the smallest of: one tile (``encode_tile``), or its
     runs of columns (at most ``MAX_PIECES``), each one colour (``FILL``), found in
     ``previous`` (``COPY``, read from the picture before the update) or encoded
-    (``encode_tile``)."""
+    (``encode_tile``). ``changed``: every rectangle this picture's updates repaint; a
+    COPY reads from none of them, since an update before the one carrying the COPY may
+    have repainted it already (a COPY reads the picture before its own update)."""
     whole = [encode_tile(current, rect, level)]
     pieces = split_columns(current, rect)
     if len(pieces) > MAX_PIECES:
@@ -195,7 +201,7 @@ def small_change_tiles(
                 Tile(area.x, area.y, area.width, area.height, TileEncoding.FILL, piece.colour)
             )
             continue
-        found = find_patch(previous, current, area)
+        found = find_patch(previous, current, area, changed)
         if found is None:
             tiles.append(encode_tile(current, area, level))
             continue
@@ -363,7 +369,7 @@ def encode_update(
         tiles = []
         for rect in rects:
             if small and rect.area <= min(SMALL_CHANGE_PIXELS, max_pixels):
-                tiles.extend(small_change_tiles(previous, current, rect, level))
+                tiles.extend(small_change_tiles(previous, current, rect, level, rects))
             else:
                 tiles.extend(encode(chunk) for chunk in _chunks(rect, max_pixels))
     return _pack(tiles, width, height, False, budget)

@@ -12,6 +12,7 @@ Pure computation: numpy on the pictures, nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -75,10 +76,12 @@ def split_columns(current: Picture, rect: Rect) -> list[Piece]:
     return pieces
 
 
-def find_patch(previous: Picture, current: Picture, rect: Rect) -> tuple[int, int] | None:
+def find_patch(
+    previous: Picture, current: Picture, rect: Rect, avoid: Sequence[Rect] = ()
+) -> tuple[int, int] | None:
     """The top-left corner of a place in ``previous`` whose pixels are exactly those of
     ``rect`` in ``current``, or None. Only pieces of at most ``MAX_PATCH_PIXELS`` with at
-    least two colours are looked for."""
+    least two colours are looked for, and no place overlapping one of ``avoid``."""
     if rect.area > MAX_PATCH_PIXELS:
         return None
     patch = _words(current)[rect.slices()]
@@ -104,6 +107,12 @@ def find_patch(previous: Picture, current: Picture, rect: Rect) -> tuple[int, in
         dy, dx = divmod(int(probe), rect.width)
         keep = screen[ys + dy, xs + dx] == patch[dy, dx]
         ys, xs = ys[keep], xs[keep]
+    for area in avoid:
+        apart = (
+            (xs >= area.right) | (xs + rect.width <= area.x)
+            | (ys >= area.bottom) | (ys + rect.height <= area.y)
+        )  # fmt: skip
+        ys, xs = ys[apart], xs[apart]
     for y, x in zip(ys[:_MAX_CANDIDATES].tolist(), xs[:_MAX_CANDIDATES].tolist(), strict=True):
         if np.array_equal(screen[y : y + rect.height, x : x + rect.width], patch):
             return x, y
