@@ -19,6 +19,7 @@ from relaydesk.protocol.messages import ScreenUpdate, TileEncoding, decode, enco
 from relaydesk.screen.codec import (
     CHUNK_BYTES,
     SEALING_OVERHEAD,
+    Move,
     encode_tile,
     encode_update,
     encoded_size,
@@ -391,6 +392,68 @@ def test_scroll_is_sent_as_copy_and_new_rows() -> None:
     assert struct.unpack(">II", copy.data) == (copy.x, copy.y + 17)
     assert copy.height >= 476 - 2 * 17
     assert sum(len(tile.data) for tile in rest) < 2000
+
+
+def _window_moved(dx: int, dy: int, shown: bool = True) -> tuple[Picture, Picture, Rect]:
+    """A text window on a flat desktop, then the same window ``dx``, ``dy`` away (its old
+    place uncovered); the window's new rectangle."""
+    previous = blank(640, 480, 0x3A6EA5)
+    window = text_like(200, 150, 4)
+    previous[100:250, 120:320] = window
+    current = blank(640, 480, 0x3A6EA5)
+    moved = Rect(120 + dx, 100 + dy, 200, 150)
+    shown_part = moved.intersection(Rect(0, 0, 640, 480))
+    assert shown_part is not None
+    if shown:
+        part = window[shown_part.y - moved.y : shown_part.bottom - moved.y,
+                      shown_part.x - moved.x : shown_part.right - moved.x]  # fmt: skip
+        current[shown_part.slices()] = part
+    return previous, current, moved
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(37, 21), (-90, 5), (0, -60), (400, 280)])
+def test_a_moved_window_goes_as_one_copy_and_what_it_uncovered(dx: int, dy: int) -> None:
+    """The window manager says a window moved: one COPY from its old place, cut to the
+    screen when it went past an edge, then the uncovered desktop (FILL)."""
+    previous, current, moved = _window_moved(dx, dy)
+    viewer = FrameBuffer()
+    play(viewer, None, previous, limits.MAX_FRAME_BODY)
+    hint = Move(moved, 120, 100)
+    updates = over_the_wire(encode_update(previous, current, moves=[hint]), limits.MAX_FRAME_BODY)
+    for update in updates:
+        viewer.apply(update)
+    assert_same_picture(viewer, current)
+    copy, *rest = [tile for update in updates for tile in update.tiles]
+    assert copy.encoding is TileEncoding.COPY
+    assert (copy.x - dx, copy.y - dy) == struct.unpack(">II", copy.data)
+    assert all(tile.encoding is not TileEncoding.COPY for tile in rest)
+    sent = sum(len(encode(update)) for update in updates)
+    if dx:  # (a vertical move is found as a scroll without the hint)
+        unhinted = sum(len(encode(update)) for update in encode_update(previous, current))
+        assert sent * 20 < unhinted
+    assert sent < 100  # the COPY and the uncovered desktop as FILL pieces
+
+
+def test_a_wrong_move_hint_costs_bytes_never_a_wrong_pixel() -> None:
+    """The window closed instead (or the hint is stale): its COPY would not match, so
+    none is sent and the picture is still exact."""
+    previous, current, moved = _window_moved(37, 21, shown=False)
+    viewer = FrameBuffer()
+    play(viewer, None, previous, limits.MAX_FRAME_BODY)
+    hints = [Move(moved, 120, 100), Move(Rect(700, 500, 50, 50), 0, 0)]  # one off screen
+    for update in encode_update(previous, current, moves=hints):
+        viewer.apply(update)
+        assert all(tile.encoding is not TileEncoding.COPY for tile in update.tiles)
+    assert_same_picture(viewer, current)
+
+
+def test_move_on_screen_keeps_source_and_destination_on_the_screen() -> None:
+    move = Move(Rect(600, -10, 100, 50), 500, 20)  # past the right and top edges
+    assert move.on_screen(640, 480) == Move(Rect(600, 0, 40, 40), 500, 30)
+    assert Move(Rect(10, 10, 100, 100), 600, 10).on_screen(640, 480) == Move(
+        Rect(10, 10, 40, 100), 600, 10
+    )  # the source reached past the right edge
+    assert Move(Rect(10, 10, 50, 50), 700, 10).on_screen(640, 480) is None
 
 
 def test_copy_comes_first_when_split() -> None:

@@ -241,11 +241,7 @@ NOTHING = Mask()
 
 def clip(rect: Rect, width: int, height: int) -> Rect | None:
     """The part of ``rect`` on a ``width`` x ``height`` screen, or None."""
-    left, top = max(rect.x, 0), max(rect.y, 0)
-    right, bottom = min(rect.right, width), min(rect.bottom, height)
-    if right <= left or bottom <= top:
-        return None
-    return Rect(left, top, right - left, bottom - top)
+    return rect.intersection(Rect(0, 0, width, height))
 
 
 def compute_mask(

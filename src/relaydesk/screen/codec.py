@@ -6,9 +6,10 @@ viewer's copy of ``previous`` into ``current`` exactly:
 - no previous picture, or one of another size: a full picture, split over as many
   updates as ``max_body`` needs; only the first has ``full=True``;
 - equal pictures: no update at all (0 bytes on the wire when nothing changes);
-- otherwise the changed rectangles (``diff.changed_rects``); a band that scrolled
-  vertically goes as one ``COPY`` tile (the first tile of the first update, at most one
-  per picture) followed by what is new.
+- otherwise the changed rectangles (``diff.changed_rects``); a window the caller says
+  moved (``moves``: the window manager knows), or else a band that scrolled vertically,
+  goes as one ``COPY`` tile (the first tile of the first update, at most one per picture)
+  followed by what is new.
 
 Each rectangle is cut into tiles of at most ``CHUNK_BYTES`` of raw pixels; each tile goes
 as ``FILL`` when it is one colour, as a greyscale ``PNG`` when all its pixels are grey
@@ -26,9 +27,11 @@ Pure computation: no I/O, no clock, no randomness.
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +42,7 @@ from relaydesk.protocol.e2e import SIGNATURE_SIZE, TAG_SIZE
 from relaydesk.protocol.messages import ScreenUpdate, Tile, TileEncoding
 from relaydesk.screen.diff import (
     MAX_SCROLL_CANDIDATES,
-    Scroll,
+    MIN_SCROLL_AREA,
     changed_rects,
     find_vertical_scroll,
 )
@@ -52,6 +55,7 @@ __all__ = [
     "SEALING_OVERHEAD",
     "ZLIB_LEVEL",
     "FrameBuffer",
+    "Move",
     "copy_tile",
     "encode_rects",
     "encode_tile",
@@ -74,8 +78,12 @@ CHUNK_BYTES = 1024 * 1024
 SMALL_TILE_PIXELS = 4096
 # What sealing adds to the encoded message: the AES-GCM tag and the Ed25519 signature.
 SEALING_OVERHEAD = TAG_SIZE + SIGNATURE_SIZE
-# A scroll is sent as COPY only when the pixels left to send shrink to at most this share.
-SCROLL_GAIN = 0.5
+# A move or scroll is sent as COPY only when at least this share of the pixels it copies
+# needed sending and no longer do (a window dragged far still uncovers its old place,
+# which goes anyway).
+COPY_GAIN = 0.5
+# At most this many moved windows are tried per picture (each costs a copy and a diff).
+MAX_MOVE_CANDIDATES = 2
 # Changed rectangles this small are also tried as pieces: runs of one-colour columns as
 # FILL, the other runs as COPY of the same pixels elsewhere in the previous picture (a
 # typed glyph and the cursor: docs/screen.md); the smaller of the two ways is sent.
@@ -212,10 +220,39 @@ def small_change_tiles(
     return whole
 
 
-def copy_tile(scroll: Scroll) -> Tile:
-    """The COPY tile of a scroll: its band, read from ``src_y`` of the previous picture."""
-    rect = scroll.rect
-    source = _COPY_SOURCE.pack(rect.x, scroll.src_y)
+class Move(NamedTuple):
+    """``rect`` of the current picture shows what the previous picture had at (``src_x``,
+    ``src_y``): a window moved, a band scrolled. What a COPY tile says."""
+
+    rect: Rect
+    src_x: int
+    src_y: int
+
+    @property
+    def source(self) -> Rect:
+        return Rect(self.src_x, self.src_y, self.rect.width, self.rect.height)
+
+    def on_screen(self, width: int, height: int) -> Move | None:
+        """The part of the move whose source and destination are both on a ``width`` x
+        ``height`` screen (a window dragged past an edge), or None."""
+        dx, dy = self.rect.x - self.src_x, self.rect.y - self.src_y
+        screen = Rect(0, 0, width, height)
+        source = self.source.intersection(screen)
+        if source is None:
+            return None
+        rect = self.rect.intersection(Rect(source.x + dx, source.y + dy, source.width,
+                                           source.height))  # fmt: skip
+        rect = rect.intersection(screen) if rect is not None else None
+        if rect is None:
+            return None
+        return Move(rect, rect.x - dx, rect.y - dy)
+
+
+def copy_tile(move: Move) -> Tile:
+    """The COPY tile of a move: its rectangle, read from (``src_x``, ``src_y``) of the
+    previous picture."""
+    rect = move.rect
+    source = _COPY_SOURCE.pack(move.src_x, move.src_y)
     return Tile(rect.x, rect.y, rect.width, rect.height, TileEncoding.COPY, source)
 
 
@@ -259,15 +296,8 @@ def _pack(
     return updates
 
 
-def _scroll_tiles(
-    previous: Picture,
-    current: Picture,
-    rects: list[Rect],
-    encode: Callable[[Rect], Tile],
-    max_pixels: int,
-) -> list[Tile] | None:
-    """A COPY tile and the tiles of what it leaves to send, when a scroll saves enough."""
-    changed_area = sum(rect.area for rect in rects)
+def _scrolls(previous: Picture, current: Picture, rects: list[Rect]) -> Iterator[Move]:
+    """Vertical scrolls found in the pixels, looked for one candidate area at a time."""
     # First the box around every change (a terminal whose scrolled text and new lines
     # came out as several rectangles), then the largest rectangles alone (a scrolled
     # window and, elsewhere, a clock).
@@ -275,19 +305,58 @@ def _scroll_tiles(
     for rect in rects[1:]:
         bounds = bounds.union(rect)
     largest = sorted(rects, key=lambda rect: rect.area, reverse=True)[:MAX_SCROLL_CANDIDATES]
-    candidates = [bounds, *(rect for rect in largest if rect != bounds)]
-    for area in candidates:
+    for area in [bounds, *(rect for rect in largest if rect != bounds)]:
         scroll = find_vertical_scroll(previous, current, area)
-        if scroll is None:
-            continue
+        if scroll is not None:
+            yield Move(scroll.rect, scroll.rect.x, scroll.src_y)
+
+
+def _window_moves(moves: Sequence[Move], width: int, height: int) -> list[Move]:
+    """The caller's moved windows, cut to the screen: the largest few, none too small to
+    be worth a copy and a diff."""
+    visible = [m for move in moves if (m := move.on_screen(width, height)) is not None]
+    worth = [move for move in visible if move.rect.area >= MIN_SCROLL_AREA]
+    return sorted(worth, key=lambda move: move.rect.area, reverse=True)[:MAX_MOVE_CANDIDATES]
+
+
+def _outside_exact(
+    rects: list[Rect], copied: Rect, predicted: Picture, current: Picture
+) -> list[Rect]:
+    """``rects`` without what they hold of ``copied`` where the copy is exact there: the
+    diff's boxes take in unchanged pixels around what changed (an uncovered L-shape is
+    one box over part of the moved window), and those need not be sent again."""
+    kept = []
+    for rect in rects:
+        inside = rect.intersection(copied)
+        if inside is None or not np.array_equal(
+            predicted[inside.slices()], current[inside.slices()]
+        ):
+            kept.append(rect)
+        else:
+            kept.extend(rect.subtract(copied))
+    return kept
+
+
+def _copy_tiles(
+    previous: Picture,
+    current: Picture,
+    rects: list[Rect],
+    candidates: Iterable[Move],
+    encode: Callable[[Rect], Tile],
+    max_pixels: int,
+) -> list[Tile] | None:
+    """A COPY tile and the tiles of what it leaves to send, for the first candidate move
+    that saves enough. Each is checked pixel for pixel: the viewer's picture with the
+    copy made is diffed against ``current``, so a wrong guess costs bytes, never a wrong
+    pixel."""
+    changed_area = sum(rect.area for rect in rects)
+    for move in candidates:
         predicted = previous.copy()
-        band = scroll.rect
-        source = Rect(band.x, scroll.src_y, band.width, band.height)
-        predicted[band.slices()] = previous[source.slices()]
-        residual = changed_rects(predicted, current)
-        if sum(rect.area for rect in residual) > SCROLL_GAIN * changed_area:
+        predicted[move.rect.slices()] = previous[move.source.slices()]
+        residual = _outside_exact(changed_rects(predicted, current), move.rect, predicted, current)
+        if changed_area - sum(rect.area for rect in residual) < COPY_GAIN * move.rect.area:
             continue
-        tiles = [copy_tile(scroll)]
+        tiles = [copy_tile(move)]
         for rect in residual:
             tiles.extend(encode(chunk) for chunk in _chunks(rect, max_pixels))
         return tiles
@@ -333,6 +402,7 @@ def encode_update(
     level: int = ZLIB_LEVEL,
     png: bool = True,
     exclude: Rect | None = None,
+    moves: Sequence[Move] = (),
 ) -> list[ScreenUpdate]:
     """The updates that bring a viewer from ``previous`` to ``current`` (both BGRX
     pictures, see ``picture``), each at most ``max_body`` bytes once encoded and sealed
@@ -340,7 +410,8 @@ def encode_update(
     another size gives a full picture; equal pictures give ``[]``. ``level``: zlib's, for
     ZLIB and PNG tiles; ``png=False`` for viewers that take only RAW, ZLIB and COPY.
     ``exclude``: a rectangle no tile may touch (the video region, sent as VIDEO_FRAMEs;
-    docs/screen.md); no COPY is made then, so nothing is copied out of it either."""
+    docs/screen.md); no COPY is made then, so nothing is copied out of it either.
+    ``moves``: windows known to have moved since ``previous`` (tried before scrolls)."""
     check_picture(current, "current")
     height, width = current.shape[:2]
     budget, max_pixels = _budget(width, height, max_body, level)
@@ -359,9 +430,14 @@ def encode_update(
         rects = [piece for rect in rects for piece in rect.subtract(exclude)]
     if not rects:
         return []
-    scrolled = None if exclude else _scroll_tiles(previous, current, rects, encode, max_pixels)
-    if scrolled is not None:
-        tiles = scrolled
+    copied = None
+    if exclude is None:
+        candidates = itertools.chain(
+            _window_moves(moves, width, height), _scrolls(previous, current, rects)
+        )
+        copied = _copy_tiles(previous, current, rects, candidates, encode, max_pixels)
+    if copied is not None:
+        tiles = copied
     else:
         # FILL and COPY pieces only for viewers that take FILL, and with nothing excluded
         # (no COPY out of a video region).

@@ -44,6 +44,14 @@ class Rect(NamedTuple):
         x, y = min(self.x, other.x), min(self.y, other.y)
         return Rect(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
 
+    def intersection(self, other: Rect) -> Rect | None:
+        """The part of this rectangle inside ``other``, or None."""
+        left, top = max(self.x, other.x), max(self.y, other.y)
+        right, bottom = min(self.right, other.right), min(self.bottom, other.bottom)
+        if right <= left or bottom <= top:
+            return None
+        return Rect(left, top, right - left, bottom - top)
+
     def intersects(self, other: Rect) -> bool:
         return min(self.right, other.right) > max(self.x, other.x) and min(
             self.bottom, other.bottom
