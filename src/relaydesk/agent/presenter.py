@@ -4,6 +4,8 @@ Paced to at most ``limits.SCREEN_FPS`` pictures a second and silent when nothing
 a change reported by the X server (``agent/damage``) is captured at once rather than at
 the next tick, within that pace.
 Where video plays, that region goes as H.264 and the rest stays lossless (``agent/video``).
+The windows are read just before each grab: one that moved since the last picture is a
+hint to the encoder, which copies it from its old place when the pixels agree.
 The screen is opened only while this member presents (after its person said yes) and
 closed as soon as it stops. A viewer that joined or fell behind asks (through the relay)
 for a full picture; it is sent to that viewer alone, once the viewer holds the current
@@ -13,7 +15,7 @@ Privacy (docs/privacy.md; the rules are in ``agent/privacy.py``): the presenter'
 ``PrivacySettings`` decide what leaves. While the share is paused or hidden nothing is
 captured and no screen byte is sent; otherwise every captured picture is masked before
 it is compared with the previous one and encoded, so that no masked pixel is ever
-sealed. The windows are read before and after each grab (``agent/windows.py``): a grab
+sealed. When the settings depend on windows, they are also read after each grab: a grab
 during which a window moved, opened or closed is thrown away and taken again. Viewers
 are told the state (``SHARE_STATE``) whenever it changes, and a newcomer before its
 first picture. A change of settings (``change``) takes effect between two frames: once
@@ -23,8 +25,10 @@ it returns, nothing captured under the old settings is sent any more.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,16 +48,27 @@ from relaydesk.agent.privacy import (
     verdicts,
 )
 from relaydesk.agent.video import VideoShare, video_flags
-from relaydesk.agent.windows import WindowWatch
+from relaydesk.agent.windows import Layout, WindowWatch
 from relaydesk.client.member import Member
-from relaydesk.errors import InputError
+from relaydesk.errors import CaptureError, InputError
 from relaydesk.protocol.frames import EVERYONE, Flags
 from relaydesk.protocol.messages import Cursor, InputEvent, ScreenUpdate, ShareMode, ShareState
 from relaydesk.screen.capture import ScreenCapture
 from relaydesk.screen.picture import Picture
 
+log = logging.getLogger(__name__)
+
 OpenCapture = Callable[[], ScreenCapture]
 OpenWindows = Callable[[], WindowWatch]
+
+
+class Shot(NamedTuple):
+    """One grab: the masked picture, its mask, and the windows just before it (None
+    where they cannot be followed)."""
+
+    picture: Picture
+    mask: Mask
+    layout: Layout | None
 
 
 class Presenter:
@@ -83,6 +98,8 @@ class Presenter:
         self.settings = PrivacySettings()
         self.filter = PrivacyFilter()
         self.windows: WindowWatch | None = None
+        self._no_windows = False  # the windows cannot be followed: no move hints
+        self._layout: Layout | None = None  # the windows when self.picture was grabbed
         self._pointer_at: tuple[int, int] | None = None
         self._told_everyone: ShareState = LIVE  # what every viewer was last told
         self._told: dict[int, ShareState] = {}  # newcomers awaiting a picture: told alone
@@ -142,7 +159,8 @@ class Presenter:
         if self.windows is not None:
             self.windows.close()
             self.windows = None
-        self.picture = None
+        self._no_windows = False
+        self.picture = self._layout = None
         self.video.stop()
         self._pointer_at = None
         self._told_everyone = LIVE  # viewers assume this of a presenter who starts
@@ -173,6 +191,33 @@ class Presenter:
         if self.windows is None:
             self.windows = self.open_windows()
         return self.windows
+
+    def _windows_for_hints(self) -> WindowWatch | None:
+        """The windows, where they can be followed; else None, without asking again."""
+        if self._no_windows:
+            return None
+        try:
+            return self._windows()
+        except CaptureError as error:
+            self._no_hints(error)
+            return None
+
+    def _read_windows(self, watch: WindowWatch | None, private: bool) -> Layout | None:
+        """The windows now. Privacy needs them (a failure stops the share); hints only
+        help (a failure ends the hints, the share goes on)."""
+        if watch is None:
+            return None
+        if private:
+            return watch.current()
+        try:
+            return watch.current()
+        except CaptureError as error:
+            self._no_hints(error)
+            return None
+
+    def _no_hints(self, error: CaptureError) -> None:
+        log.info("window moves will not be hinted to the encoder: %s", error)
+        self._no_windows = True
 
     # Remote input ----------------------------------------------------------------------
 
@@ -207,19 +252,18 @@ class Presenter:
         ready = {m for m in self.refresh_for if epoch and m in epoch.members}
         if settings.mode is not ShareMode.LIVE:
             if settings.needs_windows:  # the hold needs to know where windows were
-                layout = self._windows().current()
-                self.filter.frame(
-                    layout.windows, settings, layout.width, layout.height, time.monotonic()
-                )
+                now = self._windows().current()
+                self.filter.frame(now.windows, settings, now.width, now.height, time.monotonic())
             for member_id in ready:  # a newcomer learns why no picture comes
                 await self._tell_one(member_id, state)
             return
         shot = await self.masked_grab(capture, settings)
         if shot is None:
             return  # the windows kept changing during every grab: no picture this time
-        current, mask = shot
+        current, mask, layout = shot
         previous = self.picture
-        encoded = await asyncio.to_thread(self.video.encode, previous, current)
+        moves = layout.moves_since(self._layout) if layout and previous is not None else []
+        encoded = await asyncio.to_thread(self.video.encode, previous, current, moves)
         updates = encoded.updates
         await self._send(updates, EVERYONE)
         if encoded.video is not None:
@@ -228,6 +272,7 @@ class Presenter:
         if updates or encoded.video or encoded.repaint:
             self._sent_at = time.monotonic()
         self.picture = self.last_sent = current
+        self._layout = layout
         moved = self.pointer.moved() if self.pointer else None
         if moved is not None:
             self._pointer_at = moved
@@ -246,22 +291,23 @@ class Presenter:
                 self._told.pop(member_id, None)
             self.refresh_for -= ready
 
-    async def masked_grab(
-        self, capture: ScreenCapture, settings: PrivacySettings
-    ) -> tuple[Picture, Mask] | None:
-        """The screen, masked. When windows matter, they are read before and after the
-        grab; if they changed in between, the grab is thrown away and taken again."""
-        watch = self._windows() if settings.needs_windows else None
+    async def masked_grab(self, capture: ScreenCapture, settings: PrivacySettings) -> Shot | None:
+        """The screen, masked, and the windows just before it was grabbed. When windows
+        matter to privacy, they are also read after the grab; if they changed in between,
+        the grab is thrown away and taken again. Otherwise they only say which windows
+        moved (hints for the encoder, which checks them), and need no second read."""
+        private = settings.needs_windows
+        watch = self._windows() if private else self._windows_for_hints()
         for _ in range(limits.PRIVACY_GRAB_ATTEMPTS):
-            layout = watch.current() if watch is not None else None
+            layout = self._read_windows(watch, private)
             picture = await asyncio.to_thread(capture.grab)
-            if watch and layout and watch.current().generation != layout.generation:
+            if private and watch and layout and watch.current().generation != layout.generation:
                 continue  # a window moved, opened or closed meanwhile
             height, width = picture.shape[:2]
-            windows = layout.windows if layout is not None else ()
+            windows = layout.windows if layout is not None and private else ()
             mask = self.filter.frame(windows, settings, width, height, time.monotonic())
             mask.paint(picture)  # ~0.4 ms for 95 % of a 1080p frame: no thread hop
-            return picture, mask
+            return Shot(picture, mask, layout)
         return None
 
     def _cursor(self, mask: Mask) -> Cursor | None:

@@ -17,7 +17,7 @@ a join costs the others one keyframe, not one per layer.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -25,7 +25,7 @@ import msgspec
 from relaydesk import limits
 from relaydesk.protocol.frames import Flags
 from relaydesk.protocol.messages import ScreenUpdate, VideoFrame
-from relaydesk.screen.codec import encode_rects, encode_update
+from relaydesk.screen.codec import Move, encode_rects, encode_update
 from relaydesk.screen.diff import changed_mask
 from relaydesk.screen.motion import MotionDetector, changed_tiles
 from relaydesk.screen.picture import Picture, Rect
@@ -80,9 +80,12 @@ class VideoShare:
         self.encoder = None
         self._keyframe_wanted = False
 
-    def encode(self, previous: Picture | None, current: Picture) -> Encoded:
+    def encode(
+        self, previous: Picture | None, current: Picture, moves: Sequence[Move] = ()
+    ) -> Encoded:
         """What to send for ``current``, viewers having ``previous`` outside the video
-        region. A blocking call (run it in a thread)."""
+        region; ``moves``: windows that moved meanwhile (``screen.codec.encode_update``).
+        A blocking call (run it in a thread)."""
         height, width = current.shape[:2]
         if previous is None or previous.shape != current.shape:
             self.stop()
@@ -90,7 +93,7 @@ class VideoShare:
             return Encoded(encode_update(previous, current))
         assert self._detector is not None
         region = self.region
-        encoded = Encoded(encode_update(previous, current, exclude=region))
+        encoded = Encoded(encode_update(previous, current, exclude=region, moves=moves))
         if self.encoder is not None:
             self._pace_keyframes(self.encoder)
             try:

@@ -40,6 +40,7 @@ from relaydesk.agent.inject import open_display
 from relaydesk.agent.privacy import Focus, Window, WindowKind
 from relaydesk.closing import Closing
 from relaydesk.errors import CaptureError, InputError
+from relaydesk.screen.codec import Move
 from relaydesk.screen.picture import Rect
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,24 @@ class Layout:
     width: int
     height: int
     windows: tuple[Window, ...]
+
+    def moves_since(self, earlier: Layout | None) -> list[Move]:
+        """The windows that moved, unchanged in size, since ``earlier``: where the screen
+        encoder may copy them from (``screen.codec.Move``). A hint, checked pixel for
+        pixel by the encoder: a window that also changed inside costs only bytes."""
+        if earlier is None or earlier.generation == self.generation:
+            return []
+        before = {window.id: window.rect for window in earlier.windows}
+        moves = []
+        for window in self.windows:
+            old, new = before.get(window.id), window.rect
+            if (
+                old is not None
+                and old != new
+                and (old.width, old.height) == (new.width, new.height)
+            ):
+                moves.append(Move(new, old.x, old.y))
+        return moves
 
 
 @dataclass(slots=True)
