@@ -187,6 +187,46 @@ def test_round_trip_of_typing(pair: tuple[Picture, Picture], max_body: int) -> N
     event(f"encodings: {', '.join(encodings) or 'none'}")
 
 
+@st.composite
+def moved_windows(draw: st.DrawFn) -> tuple[Picture, Picture, list[Move]]:
+    """A window of text moved on a flat desktop, perhaps changed or covered after, and
+    hints that may be right, stale or nonsense (past the edges, of another size)."""
+    width, height = draw(st.integers(64, 200)), draw(st.integers(64, 150))
+    previous = blank(width, height, 0x3A6EA5)
+    w, h = draw(st.integers(8, width)), draw(st.integers(8, height))
+    window = text_like(w, h, draw(st.integers(0, 2**32 - 1)))
+    x0, y0 = draw(st.integers(0, width - w)), draw(st.integers(0, height - h))
+    x1, y1 = draw(st.integers(0, width - w)), draw(st.integers(0, height - h))
+    previous[y0 : y0 + h, x0 : x0 + w] = window
+    current = blank(width, height, 0x3A6EA5)
+    current[y1 : y1 + h, x1 : x1 + w] = window
+    if draw(st.booleans()):  # something drawn over part of it afterwards
+        current[y1 : y1 + h // 2, x1 : x1 + w // 3] = pixel(draw(st.integers(0, 0xFFFFFF)))
+    hints = [Move(Rect(x1, y1, w, h), x0, y0)] if draw(st.booleans()) else []
+    coordinates = st.integers(-300, 300)
+    for _ in range(draw(st.integers(0, 2))):
+        rect = Rect(draw(coordinates), draw(coordinates), draw(st.integers(1, 300)),
+                    draw(st.integers(1, 300)))  # fmt: skip
+        hints.append(Move(rect, draw(coordinates), draw(coordinates)))
+    return previous, current, hints
+
+
+@given(moved_windows(), st.sampled_from([SMALLEST_BODY, 700, limits.MAX_FRAME_BODY]))
+def test_round_trip_of_moved_windows(
+    case: tuple[Picture, Picture, list[Move]], max_body: int
+) -> None:
+    """Whatever the hints say, the viewer ends with exactly the current picture."""
+    previous, current, hints = case
+    viewer = FrameBuffer()
+    play(viewer, None, previous, max_body)
+    updates = over_the_wire(encode_update(previous, current, max_body, moves=hints), max_body)
+    for update in updates:
+        viewer.apply(update)
+    assert_same_picture(viewer, current)
+    encodings = [tile.encoding.name for update in updates for tile in update.tiles]
+    event(f"first tile: {encodings[0] if encodings else 'none'}")
+
+
 def test_a_typed_glyph_found_elsewhere_goes_as_copy_and_the_cursor_as_fill() -> None:
     previous = text_like(320, 170, 11)
     y, x = 153, 160  # the last row, away from the text
