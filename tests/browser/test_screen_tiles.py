@@ -1,7 +1,7 @@
 """The page's ScreenCanvas (js/screen.js, js/tiles.js) in real Chromium, fed updates made
-by the Python presenter's encoder: FILL, ZLIB_GREY and glyph COPY tiles paint exactly
-what FrameBuffer paints, with Chromium's own DecompressionStream; the tiles of
-tests/vectors/tiles.json paint their pixels, and the invalid ones are refused with
+by the Python presenter's encoder: FILL, ZLIB_GREY, glyph and moved-window COPY tiles
+paint exactly what FrameBuffer paints, with Chromium's own DecompressionStream; the tiles
+of tests/vectors/tiles.json paint their pixels, and the invalid ones are refused with
 TileError, leaving the canvas as it was."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 
 from browser.helpers import LiveServer, Watched
 from relaydesk.protocol.messages import ScreenUpdate, Tile, TileEncoding
-from relaydesk.screen.codec import encode_update
+from relaydesk.screen.codec import Move, encode_update
 from relaydesk.screen.framebuffer import FrameBuffer
-from relaydesk.screen.picture import Picture
+from relaydesk.screen.picture import Picture, Rect
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "tiles.json").read_text(encoding="utf-8")
@@ -129,6 +129,34 @@ def test_typing_updates_paint_exactly_what_the_python_viewer_paints(page: Any) -
         updates += encode_update(previous, current)
     encodings = {tile.encoding for update in updates for tile in update.tiles}
     assert {TileEncoding.COPY, TileEncoding.FILL, TileEncoding.ZLIB_GREY} <= encodings
+
+    results = _apply(page, updates)
+    viewer = FrameBuffer()
+    for update, result in zip(updates, results, strict=True):
+        viewer.apply(update)
+        assert result["outcome"] == "painted"
+        np.testing.assert_array_equal(result["rgb"], viewer.to_rgb())
+    np.testing.assert_array_equal(results[-1]["rgb"], _rgb(pictures[-1]))
+
+
+def test_a_moved_window_paints_exactly_what_the_python_viewer_paints(page: Any) -> None:
+    """A window dragged down and left, and then past the right edge: each move one COPY
+    from its old place (the hint the presenter's window watch gives), then what it
+    uncovered."""
+    window = _terminal(5)[:60, :200]
+    places = [Rect(20, 4, 200, 60), Rect(90, 30, 200, 60), Rect(250, 2, 200, 60)]
+    pictures = []
+    for place in places:
+        picture = np.full((100, 320, 4), (0xA5, 0x6E, 0x3A, 0xFF), np.uint8)
+        shown = place.intersection(Rect(0, 0, 320, 100))
+        assert shown is not None
+        picture[shown.slices()] = window[: shown.height, : shown.width]
+        pictures.append(picture)
+    updates = encode_update(None, pictures[0])
+    for (old, new), (previous, current) in zip(pairwise(places), pairwise(pictures), strict=True):
+        moved = encode_update(previous, current, moves=[Move(new, old.x, old.y)])
+        assert moved[0].tiles[0].encoding is TileEncoding.COPY
+        updates += moved
 
     results = _apply(page, updates)
     viewer = FrameBuffer()
