@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
+from agent_helpers import ME, NEWT, VIC, Epoch, Member
 
 from relaydesk import limits
 from relaydesk.agent.presenter import Presenter
@@ -34,37 +35,7 @@ from relaydesk.screen.framebuffer import FrameBuffer
 from relaydesk.screen.picture import Rect
 
 W, H = 64, 48
-ME, VIC, NEWT = 1, 2, 3
 SECRET = Window(10, Rect(8, 8, 16, 16), ("secret", "Secret"), "secret notes")
-
-
-@dataclasses.dataclass
-class Epoch:
-    members: frozenset[int]
-
-
-@dataclasses.dataclass
-class E2E:
-    current: Epoch | None
-
-
-class Member:
-    """Records what the presenter sends."""
-
-    def __init__(self) -> None:
-        self.member_id = ME
-        self.presenter: int | None = ME
-        self.e2e = E2E(Epoch(frozenset({ME, VIC})))
-        self.sent: list[tuple[ContentMessage, int, Flags]] = []
-
-    async def send_content(
-        self, message: ContentMessage, target: int = EVERYONE, flags: Flags = Flags.NONE
-    ) -> None:
-        self.sent.append((message, target, flags))
-
-    def take(self) -> list[tuple[ContentMessage, int, Flags]]:
-        sent, self.sent = self.sent, []
-        return sent
 
 
 class Screen:
