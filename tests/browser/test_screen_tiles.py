@@ -87,6 +87,17 @@ def _rgb(picture: Picture) -> Picture:
     return np.ascontiguousarray(picture[:, :, 2::-1])
 
 
+def _paints_like_framebuffer(page: Any, updates: list[ScreenUpdate], last: Picture) -> None:
+    """After each update the canvas shows what FrameBuffer shows; after all, ``last``."""
+    results = _apply(page, updates)
+    viewer = FrameBuffer()
+    for update, result in zip(updates, results, strict=True):
+        viewer.apply(update)
+        assert result["outcome"] == "painted"
+        np.testing.assert_array_equal(result["rgb"], viewer.to_rgb())
+    np.testing.assert_array_equal(results[-1]["rgb"], _rgb(last))
+
+
 @pytest.fixture
 def page(server: LiveServer, browser_page: Watched) -> Any:
     page = browser_page.page
@@ -130,13 +141,7 @@ def test_typing_updates_paint_exactly_what_the_python_viewer_paints(page: Any) -
     encodings = {tile.encoding for update in updates for tile in update.tiles}
     assert {TileEncoding.COPY, TileEncoding.FILL, TileEncoding.ZLIB_GREY} <= encodings
 
-    results = _apply(page, updates)
-    viewer = FrameBuffer()
-    for update, result in zip(updates, results, strict=True):
-        viewer.apply(update)
-        assert result["outcome"] == "painted"
-        np.testing.assert_array_equal(result["rgb"], viewer.to_rgb())
-    np.testing.assert_array_equal(results[-1]["rgb"], _rgb(pictures[-1]))
+    _paints_like_framebuffer(page, updates, pictures[-1])
 
 
 def test_a_moved_window_paints_exactly_what_the_python_viewer_paints(page: Any) -> None:
@@ -158,13 +163,7 @@ def test_a_moved_window_paints_exactly_what_the_python_viewer_paints(page: Any) 
         assert moved[0].tiles[0].encoding is TileEncoding.COPY
         updates += moved
 
-    results = _apply(page, updates)
-    viewer = FrameBuffer()
-    for update, result in zip(updates, results, strict=True):
-        viewer.apply(update)
-        assert result["outcome"] == "painted"
-        np.testing.assert_array_equal(result["rgb"], viewer.to_rgb())
-    np.testing.assert_array_equal(results[-1]["rgb"], _rgb(pictures[-1]))
+    _paints_like_framebuffer(page, updates, pictures[-1])
 
 
 def test_the_tile_vectors_paint_their_pixels_or_are_refused(page: Any) -> None:
