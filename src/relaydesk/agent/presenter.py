@@ -207,11 +207,11 @@ class Presenter:
         help (a failure ends the hints, the share goes on)."""
         if watch is None:
             return None
-        if private:
-            return watch.current()
         try:
             return watch.current()
         except CaptureError as error:
+            if private:
+                raise
             self._no_hints(error)
             return None
 
