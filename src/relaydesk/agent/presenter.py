@@ -192,32 +192,17 @@ class Presenter:
             self.windows = self.open_windows()
         return self.windows
 
-    def _windows_for_hints(self) -> WindowWatch | None:
-        """The windows, where they can be followed; else None, without asking again."""
+    def _layout_for_hints(self) -> Layout | None:
+        """The windows now, for the encoder's move hints. Hints only help: where the
+        windows cannot be followed, None, and they are not asked for again."""
         if self._no_windows:
             return None
         try:
-            return self._windows()
+            return self._windows().current()
         except CaptureError as error:
-            self._no_hints(error)
+            log.info("window moves will not be hinted to the encoder: %s", error)
+            self._no_windows = True
             return None
-
-    def _read_windows(self, watch: WindowWatch | None, private: bool) -> Layout | None:
-        """The windows now. Privacy needs them (a failure stops the share); hints only
-        help (a failure ends the hints, the share goes on)."""
-        if watch is None:
-            return None
-        try:
-            return watch.current()
-        except CaptureError as error:
-            if private:
-                raise
-            self._no_hints(error)
-            return None
-
-    def _no_hints(self, error: CaptureError) -> None:
-        log.info("window moves will not be hinted to the encoder: %s", error)
-        self._no_windows = True
 
     # Remote input ----------------------------------------------------------------------
 
@@ -296,15 +281,14 @@ class Presenter:
         matter to privacy, they are also read after the grab; if they changed in between,
         the grab is thrown away and taken again. Otherwise they only say which windows
         moved (hints for the encoder, which checks them), and need no second read."""
-        private = settings.needs_windows
-        watch = self._windows() if private else self._windows_for_hints()
+        watch = self._windows() if settings.needs_windows else None  # privacy needs them
         for _ in range(limits.PRIVACY_GRAB_ATTEMPTS):
-            layout = self._read_windows(watch, private)
+            layout = watch.current() if watch is not None else self._layout_for_hints()
             picture = await asyncio.to_thread(capture.grab)
-            if private and watch and layout and watch.current().generation != layout.generation:
+            if watch and layout and watch.current().generation != layout.generation:
                 continue  # a window moved, opened or closed meanwhile
             height, width = picture.shape[:2]
-            windows = layout.windows if layout is not None and private else ()
+            windows = layout.windows if watch is not None and layout is not None else ()
             mask = self.filter.frame(windows, settings, width, height, time.monotonic())
             mask.paint(picture)  # ~0.4 ms for 95 % of a 1080p frame: no thread hop
             return Shot(picture, mask, layout)
