@@ -609,6 +609,10 @@ def _show_security_code(member: Member, shown: str | None) -> str | None:
     return code
 
 
+# How long a job's failure waits for a Ctrl+C that caused it (see _until_interrupted).
+STOP_GRACE_SECONDS = 0.25
+
+
 async def _until_interrupted(*jobs: Any) -> None:
     """Run until the first job ends, or until Ctrl+C / SIGTERM."""
     loop = asyncio.get_running_loop()
@@ -619,9 +623,14 @@ async def _until_interrupted(*jobs: Any) -> None:
     stopper = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stopper:
-                task.result()  # surface the error that ended it
+        if any(task is not stopper and task.exception() for task in done):
+            # Ctrl+C reaches the whole process group: the screen (Xvfb) may be gone, and
+            # a job fail for it, a moment before this process handles its own signal.
+            await asyncio.wait([stopper], timeout=STOP_GRACE_SECONDS)
+        if not stopper.done():
+            for task in done:
+                if task is not stopper:
+                    task.result()  # surface the error that ended it
     finally:
         for task in [*tasks, stopper]:
             task.cancel()
